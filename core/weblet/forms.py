@@ -1,0 +1,194 @@
+"""URL and key-value text formats: percent-encoding, query strings, urlencoded
+forms, cookies and building URLs for ``url_for``.
+
+Imported the first time a request needs one of them, so a device whose
+requests never do pays nothing for this module.
+"""
+from .protocol import HTTPError
+
+_HEX = '0123456789abcdefABCDEF'
+_UNRESERVED = b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
+
+
+def unquote(text, plus=False):
+    """Percent-decode ``text`` (str) as UTF-8; with ``plus``, ``+`` means space.
+
+    A broken escape or invalid UTF-8 is ``HTTPError(400)``.
+    """
+    if plus:
+        text = text.replace('+', ' ')
+    if '%' not in text:
+        return text
+    parts = text.split('%')
+    out = bytearray(parts[0].encode())
+    for part in parts[1:]:
+        if len(part) < 2 or part[0] not in _HEX or part[1] not in _HEX:
+            raise HTTPError(400, 'bad percent-encoding')
+        out.append(int(part[:2], 16))
+        out.extend(part[2:].encode())
+    try:
+        return bytes(out).decode()
+    except UnicodeError:
+        raise HTTPError(400, 'bad percent-encoding')
+
+
+class MultiDict(dict):
+    """A dict of first values that remembers every value of a repeated key.
+
+    ``d[key]`` and ``d.get(key)`` give the first value, ``d.getlist(key)``
+    all of them. Example::
+
+        args = parse_query('a=1&a=2&b=3')
+        args['a'], args.getlist('a')   # '1', ['1', '2']
+    """
+
+    def getlist(self, key):
+        """Every value of ``key``, in order (an empty list if none)."""
+        if key not in self:
+            return []
+        more = getattr(self, '_more', None)
+        return list(more[key]) if more and key in more else [self[key]]
+
+    def add(self, key, value):
+        """Add ``value`` as one more value of ``key``."""
+        if key not in self:
+            self[key] = value
+            return
+        more = getattr(self, '_more', None)
+        if more is None:
+            more = self._more = {}
+        if key not in more:
+            more[key] = [self[key]]
+        more[key].append(value)
+
+
+def parse_query(text, max_fields=256):
+    """Parse ``a=1&b=2&a=3`` into a :class:`MultiDict` (``+`` is a space).
+
+    More than ``max_fields`` fields is ``HTTPError(413)``; a bad escape 400.
+    """
+    args = MultiDict()
+    if not text:
+        return args
+    pairs = text.split('&')
+    if len(pairs) > max_fields:
+        raise HTTPError(413, 'too many fields')
+    for pair in pairs:
+        if pair:
+            key, _, value = pair.partition('=')
+            args.add(unquote(key, True), unquote(value, True))
+    return args
+
+
+def parse_cookies(header):
+    """Parse a ``Cookie`` header into a dict (the first of repeated names wins)."""
+    cookies = {}
+    for pair in (header or '').split(';'):
+        name, eq, value = pair.partition('=')
+        name = name.strip()
+        if eq and name and name not in cookies:
+            value = value.strip()
+            if len(value) > 1 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1]
+            cookies[name] = value
+    return cookies
+
+
+def quote(text, safe='/'):
+    """Percent-encode ``text`` for a URL; characters in ``safe`` are kept."""
+    out = []
+    for c in str(text).encode():
+        if c in _UNRESERVED or chr(c) in safe:
+            out.append(chr(c))
+        else:
+            out.append('%%%02X' % c)
+    return ''.join(out)
+
+
+def _check_cookie_text(what, text):
+    for c in text:
+        if c in ';,\\"' or c <= ' ' or c == '\x7f':
+            raise ValueError('set_cookie(%s=%r): character %r not allowed' % (what, text, c))
+
+
+def format_cookie(name, value, max_age=None, path='/', http_only=False, secure=False,
+                  same_site=None, domain=None, expires=None):
+    """The value of a ``Set-Cookie`` header; ``ValueError`` naming a bad argument."""
+    name = str(name)
+    value = str(value)
+    if not name:
+        raise ValueError('set_cookie(name=%r): must not be empty' % name)
+    _check_cookie_text('name', name)
+    _check_cookie_text('value', value)
+    parts = [name + '=' + value]
+    if max_age is not None:
+        parts.append('Max-Age=%d' % max_age)
+    if expires:
+        parts.append('Expires=' + expires)
+    if domain:
+        _check_cookie_text('domain', domain)
+        parts.append('Domain=' + domain)
+    if path:
+        _check_cookie_text('path', path)
+        parts.append('Path=' + path)
+    if secure:
+        parts.append('Secure')
+    if http_only:
+        parts.append('HttpOnly')
+    if same_site:
+        if same_site not in ('Strict', 'Lax', 'None'):
+            raise ValueError("set_cookie(same_site=%r): must be 'Strict', 'Lax' or 'None'"
+                             % (same_site,))
+        parts.append('SameSite=' + same_site)
+    return '; '.join(parts)
+
+
+def build_path(route, params):
+    """The path of ``route`` with ``params`` filled in; used keys are removed from ``params``."""
+    from .app import CONVERTERS
+    if route.segments is None:
+        return route.pattern
+    out = []
+    for segment in route.segments:
+        if isinstance(segment, str):
+            out.append(segment)
+            continue
+        prefix, kind, name, suffix = segment
+        if name not in params:
+            raise ValueError('url_for: missing parameter %r for %r' % (name, route.pattern))
+        value = CONVERTERS[kind][1](params.pop(name))
+        out.append(prefix + quote(value, '/' if kind == 'path' else '') + suffix)
+    return '/'.join(out)
+
+
+def url_for(app, name, params):
+    """The path of the route called ``name`` in ``app`` or an app mounted in it."""
+    found = _find_route(app, name)
+    if found is None:
+        raise ValueError('url_for: no route named %r' % name)
+    path = found[1] + build_path(found[0], params)
+    if params:
+        path += '?' + '&'.join(quote(k, '') + '=' + quote(v, '') for k, v in params.items())
+    return path
+
+
+def origin_form(target, method):
+    """The path of an absolute-form target (``http://host/p`` -> ``/p``)."""
+    if target == '*' and method == 'OPTIONS':
+        return '*'
+    scheme, sep, rest = target.partition('://')
+    if not sep or scheme.lower() not in ('http', 'https'):
+        raise HTTPError(400, 'bad target')
+    slash = rest.find('/')
+    return rest[slash:] if slash >= 0 else '/'
+
+
+def _find_route(app, name):
+    route = app._names.get(name)
+    if route is not None:
+        return route, ''
+    for prefix, mounted in app._mounts:
+        found = _find_route(mounted, name)
+        if found is not None:
+            return found[0], prefix + found[1]
+    return None

@@ -1,0 +1,334 @@
+"""The asyncio connection loop: reading requests, deadlines, keep-alive and writing responses.
+
+It knows nothing about routes: it builds a :class:`~weblet.Request` from
+each parsed head, hands it to ``app.dispatch`` and writes back the response.
+"""
+try:
+    import asyncio
+except ImportError:  # MicroPython before 1.21
+    import uasyncio as asyncio
+
+try:
+    from time import ticks_ms, ticks_diff
+except ImportError:  # CPython
+    from time import monotonic
+    ticks_ms = lambda: int(monotonic() * 1000)  # noqa: E731 (two lambdas cost less than defs)
+    ticks_diff = lambda a, b: a - b  # noqa: E731
+
+from .protocol import HTTPError, parse_head, format_head
+from .app import Request
+
+CancelledError = asyncio.CancelledError
+READ_SIZE = 256
+
+
+class Connection:
+    """One client connection: a buffered reader over the asyncio stream, and its deadline.
+
+    ``deadline`` is ``(start, milliseconds)`` while the server waits on the client
+    and ``None`` while the application runs; the server's watchdog cancels the
+    connection's task once it passes. A handler that takes the connection over
+    (see :attr:`weblet.Response.takeover`) uses :meth:`read`,
+    :meth:`readexactly`, :meth:`readline`, :meth:`write` and ``client``.
+    """
+
+    # Defaults live on the class: an instance stores only what changes.
+    buf = b''
+    pos = 0
+    task = deadline = client = None
+    expired = sent = has_slot = False
+    idle = True
+    served = 0
+
+    def __init__(self, app, reader, writer):
+        self.app = app
+        self.reader = reader
+        self.writer = writer
+        try:
+            addr = writer.get_extra_info('peername')
+            if isinstance(addr, (bytes, bytearray)):  # MicroPython unix port: a raw sockaddr
+                import socket
+                addr = socket.sockaddr(addr)[1:]
+                addr = socket.inet_ntop(2 if len(addr[0]) == 4 else 10, addr[0]), addr[1]
+            self.client = addr[0], addr[1]
+        except (KeyError, AttributeError, TypeError, OSError):
+            pass
+
+    def wait(self, seconds):
+        """Start a deadline ``seconds`` from now for what the client must do next."""
+        self.deadline = (ticks_ms(), int(seconds * 1000))
+
+    async def _fill(self):
+        data = await self.reader.read(READ_SIZE)
+        if not data:
+            raise EOFError()
+        if self.idle:  # the first byte of a request starts its deadline
+            self.idle = False
+            self.wait(self.app.request_timeout)
+        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
+        self.pos = 0
+
+    async def readline(self, limit, status=400):
+        """One line including its LF; ``HTTPError(status)`` past ``limit`` bytes."""
+        while True:
+            found = self.buf.find(b'\n', self.pos)
+            if found >= 0:
+                found += 1
+                if found - self.pos > limit:
+                    raise HTTPError(status)
+                data = self.buf[self.pos:found]
+                self.pos = found
+                return data
+            if len(self.buf) - self.pos > limit:
+                raise HTTPError(status)
+            await self._fill()
+
+    async def read(self, size):
+        """Up to ``size`` bytes, at least one; buffered bytes come first."""
+        if self.pos >= len(self.buf):
+            await self._fill()
+        data = self.buf[self.pos:self.pos + size]
+        self.pos += len(data)
+        return data
+
+    async def readexactly(self, size):
+        """Exactly ``size`` bytes (``EOFError`` if the peer closes first)."""
+        data = await self.read(size)
+        while len(data) < size:
+            data += await self.read(size - len(data))
+        return data
+
+    async def write(self, data):
+        """Send ``data``; a peer that stops reading meets the request timeout."""
+        self.sent = True
+        self.writer.write(data)
+        self.wait(self.app.request_timeout)
+        await self.writer.drain()
+        self.deadline = None
+
+
+class Server:
+    """Serves one :class:`weblet.App` on a listening socket; made by ``App.start``.
+
+    ``closed`` is an ``asyncio.Event`` set once ``App.shutdown`` has finished.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.connections = set()
+        self.active = 0
+        self.closing = False
+        self.closed = asyncio.Event()
+        self._slot_freed = None
+        self._listener = None
+        self._watchdog = None
+
+    async def start(self, host, port, ssl=None):
+        self._listener = await asyncio.start_server(
+            self._serve, host, port, backlog=self.app.max_connections * 2, ssl=ssl)
+        self._watchdog = asyncio.create_task(self._watch())
+        return self
+
+    async def _watch(self):
+        """Cancel every connection whose deadline has passed: one timer for all."""
+        while True:
+            await asyncio.sleep(0.2)
+            now = ticks_ms()
+            for conn in self.connections:
+                if conn.deadline is not None and ticks_diff(now, conn.deadline[0]) > conn.deadline[1]:
+                    conn.deadline = None
+                    conn.expired = True
+                    conn.task.cancel()
+
+    async def _serve(self, reader, writer):
+        conn = Connection(self.app, reader, writer)
+        conn.task = asyncio.current_task()
+        self.connections.add(conn)
+        try:
+            # Wait for one of max_connections slots, closing an idle keep-alive
+            # connection to make room; the watchdog ends a wait that is too long.
+            conn.wait(self.app.request_timeout * 2)
+            while self.active >= self.app.max_connections:
+                for other in self.connections:
+                    if other.has_slot and other.idle and other.served:
+                        other.task.cancel()
+                        break
+                if self._slot_freed is None:
+                    self._slot_freed = asyncio.Event()
+                await self._slot_freed.wait()
+            self.active += 1
+            conn.has_slot = True
+            conn.wait(self.app.request_timeout)
+            while not self.closing and await self._exchange(conn):
+                pass
+        except CancelledError:
+            if hasattr(conn.task, 'uncancel'):  # CPython: handled here, later awaits are fine
+                conn.task.uncancel()
+            if conn.expired and not (conn.idle and conn.served):
+                await self._send_error(conn, HTTPError(408 if conn.has_slot else 503))
+        except HTTPError as e:
+            await self._send_error(conn, e)
+        except MemoryError:
+            conn.buf = b''
+            await self._send_error(conn, HTTPError(503))
+        except (OSError, EOFError, EOFError):
+            pass
+        finally:
+            self.connections.discard(conn)
+            conn.deadline = None
+            if conn.has_slot:
+                self.active -= 1
+                if self._slot_freed is not None:
+                    self._slot_freed.set()
+                    self._slot_freed = None
+            try:
+                writer.close()
+                await writer.wait_closed()
+            except (OSError, CancelledError):  # a reset peer, or shutdown cancelling us
+                pass
+
+    async def _send_error(self, conn, error):
+        """Answer a request that could not be read, just before the connection closes."""
+        if conn.sent:
+            return
+        body = (error.message or str(error)).encode() + b'\n'
+        head = format_head(error.status, (
+            ('Content-Type', 'text/plain; charset=utf-8'),
+            ('Content-Length', len(body)), ('Connection', 'close')))
+        try:
+            conn.writer.write(head + body)
+            conn.wait(1)
+            await conn.writer.drain()
+        except (OSError, CancelledError):  # the client is gone; closing follows either way
+            pass
+        conn.deadline = None
+
+    async def _read_head(self, conn):
+        """The request line and header lines (each with its CRLF) of the next request.
+
+        Empty lines before a request are skipped (RFC 9112 section 2.2). Past
+        ``max_line`` without a line end is 414, past ``max_header_bytes``
+        more for the headers 431, a bare LF ending the request line 400.
+        """
+        app = self.app
+        while True:
+            buf = conn.buf
+            while buf[conn.pos:conn.pos + 2] == b'\r\n':
+                conn.pos += 2
+            pos = conn.pos
+            end = buf.find(b'\r\n\r\n', pos)
+            line_end = buf.find(b'\n', pos)
+            if line_end < 0 and len(buf) - pos > app.max_line or line_end - pos > app.max_line:
+                raise HTTPError(414)
+            if line_end > pos and buf[line_end - 1] != 13:
+                raise HTTPError(400, 'bad line ending')
+            if end >= 0:
+                if end - line_end > app.max_header_bytes:
+                    raise HTTPError(431)
+                conn.pos = end + 4
+                return buf[pos:end + 2]
+            if line_end >= 0 and len(buf) - line_end > app.max_header_bytes:
+                raise HTTPError(431)
+            await conn._fill()
+
+    async def _exchange(self, conn):
+        """Read one request, dispatch it and write the response; True to keep the connection."""
+        app = self.app
+        conn.sent = False
+        conn.idle = conn.pos >= len(conn.buf)
+        if not conn.idle:  # a pipelined request is already here
+            conn.wait(app.request_timeout)
+        try:
+            head = await self._read_head(conn)
+        except EOFError:
+            if conn.idle and conn.pos >= len(conn.buf):
+                return False
+            raise
+        conn.deadline = None
+        method, target, version, headers, length = parse_head(head, app.max_headers)
+        if version == '1.1' and 'host' not in headers:
+            raise HTTPError(400, 'missing host')
+        expect = headers.get('expect')
+        if expect is not None and expect.lower() != '100-continue':
+            raise HTTPError(417)
+        body = None
+        if length is not None:
+            from .body import Body
+            body = Body(conn, length, expect is not None and version == '1.1')
+        req = Request(app, method, target, version, headers, body, conn.client)
+        resp = await app.dispatch(req)
+        conn.served += 1
+        keep = req.keep_alive and not self.closing
+        if resp.headers.get('connection', '').lower() == 'close':
+            keep = False
+        elif body is not None and keep:
+            keep = not body.broken and (body.started or length <= app.max_body)
+        keep = await self._send(conn, req, resp, keep)
+        if resp.takeover is not None:
+            await resp.takeover(conn)
+            return False
+        if keep and body is not None:
+            keep = await body.discard(app.max_body)
+        conn.wait(app.keepalive_timeout)
+        return keep
+
+    async def _send(self, conn, req, resp, keep):
+        """Write ``resp``; returns whether the connection may stay open."""
+        status = resp.status
+        body = resp.body
+        headers = resp.headers
+        if isinstance(body, str):
+            body = body.encode()
+        streamed = not isinstance(body, (bytes, bytearray, memoryview))
+        if streamed:
+            from .body import send_stream, close_stream
+        if status < 200 or status == 204 or status == 304:  # never a body
+            if streamed:
+                await close_stream(body)
+            body = b''
+            streamed = False
+            headers.pop('content-length')
+        elif not streamed:
+            headers['Content-Length'] = len(body)
+        elif 'content-length' not in headers:
+            if req.http_version == '1.1':
+                headers['Transfer-Encoding'] = 'chunked'
+            else:
+                keep = False
+        if status != 101:
+            if not keep:
+                headers['Connection'] = 'close'
+            elif req.http_version == '1.0':
+                headers['Connection'] = 'keep-alive'
+        head = format_head(status, headers.items(), resp.cookies)
+        if req.method == 'HEAD':
+            await conn.write(head)
+            if streamed:
+                await close_stream(body)
+        elif streamed:
+            await conn.write(head)
+            await send_stream(conn, body, 'transfer-encoding' in headers,
+                              self.app.stream_chunk_size)
+        elif len(body) < 1024:
+            await conn.write(head + body if body else head)
+        else:
+            await conn.write(head)
+            await conn.write(body)
+        return keep
+
+    async def shutdown(self, timeout=1):
+        """Stop accepting, close idle connections, give in-flight requests ``timeout`` s."""
+        self.closing = True
+        self._listener.close()
+        for conn in list(self.connections):
+            if conn.idle:
+                conn.task.cancel()
+        started = ticks_ms()
+        while self.connections and ticks_diff(ticks_ms(), started) < timeout * 1000:
+            await asyncio.sleep(0.01)
+        for conn in list(self.connections):
+            conn.task.cancel()
+        while self.connections:
+            await asyncio.sleep(0.01)
+        self._watchdog.cancel()
+        await self._listener.wait_closed()

@@ -1,0 +1,18 @@
+"""Hello world, for the memory tests. argv: PORT [max_connections]"""
+from weblet import App
+from testkit import serve, arg
+
+app = App(max_connections=int(arg(1, 8)))
+
+
+@app.route('/')
+async def index(req):
+    return '<h1>hi</h1>'
+
+
+@app.get('/api/led/<int:pin>')
+def led(req, pin):
+    return {'pin': pin}
+
+
+serve(app)

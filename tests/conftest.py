@@ -1,0 +1,175 @@
+"""Test harness: stage the packages, run apps from tests/apps on CPython and MicroPython.
+
+Server tests take the ``interp`` fixture (parametrised ``cpython`` /
+``micropython``) and start an app with ``run_app``; the app runs in a
+subprocess on a free loopback port with the staged lib on its path.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APPS = os.path.join(ROOT, 'tests', 'apps')
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
+
+import stage  # noqa: E402  (tools/stage.py)
+
+INTERPRETERS = ('cpython', 'micropython')
+
+
+def micropython_command():
+    """The MicroPython unix port: next to this Python (the venv), else on PATH."""
+    local = os.path.join(os.path.dirname(sys.executable), 'micropython')
+    if os.path.exists(local):
+        return local
+    found = shutil.which('micropython')
+    if not found:
+        pytest.fail('micropython not found: run the tests through `make test`')
+    return found
+
+
+@pytest.fixture(scope='session')
+def staged(tmp_path_factory):
+    """Two staged trees of every package: ``.py`` sources and ``.mpy`` builds."""
+    base = tmp_path_factory.mktemp('staged')
+    py_dir = str(base / 'lib')
+    mpy_dir = str(base / 'lib-mpy')
+    stage.stage(py_dir)
+    stage.stage(mpy_dir, mpy=True)
+    return {'py': py_dir, 'mpy': mpy_dir}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class RunningApp:
+    """A test app in a subprocess; ``port``, ``url``, ``output()`` and ``stop()``."""
+
+    def __init__(self, proc, port, interp):
+        self.proc = proc
+        self.port = port
+        self.interp = interp
+        self.host = '127.0.0.1'
+        self.url = 'http://127.0.0.1:%d' % port
+        self.lines = []
+        self._reader = None
+
+    def wait_ready(self, timeout=30):
+        ready = threading.Event()
+
+        def pump():
+            for line in self.proc.stdout:
+                self.lines.append(line)
+                if line.startswith('READY'):
+                    ready.set()
+            ready.set()
+        self._reader = threading.Thread(target=pump, daemon=True)
+        self._reader.start()
+        if not ready.wait(timeout) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError('app did not start:\n' + self.output())
+
+    def output(self):
+        return ''.join(self.lines)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_exit(self, timeout):
+        """The exit code, once the process ends within ``timeout`` seconds."""
+        code = self.proc.wait(timeout)
+        if self._reader:
+            self._reader.join(5)
+        return code
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        if self._reader:
+            self._reader.join(5)
+
+
+def start_app(staged, interp, name, *args, heapsize=None, mpy=False):
+    """Start ``tests/apps/<name>.py`` under ``interp`` and wait for its READY line."""
+    port = free_port()
+    script = os.path.join(APPS, name + '.py')
+    env = dict(os.environ)
+    lib = staged['mpy' if mpy else 'py']
+    if interp == 'cpython':
+        cmd = [sys.executable, '-u', script]
+        env['PYTHONPATH'] = os.pathsep.join([lib, APPS])
+    else:
+        cmd = [micropython_command()]
+        if heapsize:
+            cmd += ['-X', 'heapsize=' + heapsize]
+        cmd.append(script)
+        env['MICROPYPATH'] = ':'.join([lib, APPS, '.frozen'])
+    cmd += [str(port)] + [str(a) for a in args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env, text=True, cwd=APPS)
+    app = RunningApp(proc, port, interp)
+    app.wait_ready()
+    return app
+
+
+@pytest.fixture(params=INTERPRETERS)
+def interp(request):
+    return request.param
+
+
+@pytest.fixture
+def run_app(staged):
+    """Factory: ``run_app(interp, 'name', *args, heapsize=None, mpy=False)``; stopped after the test."""
+    started = []
+
+    def run(interp, name, *args, **kwargs):
+        app = start_app(staged, interp, name, *args, **kwargs)
+        started.append(app)
+        return app
+    yield run
+    for app in started:
+        app.stop()
+
+
+def raw_exchange(app, data, timeout=10, wait_close=True):
+    """Send raw bytes and return everything received until the server closes (or timeout)."""
+    with socket.create_connection((app.host, app.port), timeout=timeout) as sock:
+        sock.sendall(data)
+        return recv_until_close(sock, timeout) if wait_close else sock.recv(65536)
+
+
+def recv_until_close(sock, timeout=10):
+    """Read until the peer closes; fails the test if that takes over ``timeout`` s."""
+    sock.settimeout(timeout)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        except socket.timeout:
+            pytest.fail('server did not close within %ss; got %r' % (timeout, b''.join(chunks)))
+        if not data:
+            break
+        chunks.append(data)
+        if time.monotonic() > deadline:
+            pytest.fail('server kept sending past %ss' % timeout)
+    return b''.join(chunks)
+
+
+def status_of(raw):
+    """The status code of the first response in ``raw`` bytes."""
+    line = raw.split(b'\r\n', 1)[0]
+    assert line.startswith(b'HTTP/1.1 '), raw[:200]
+    return int(line.split()[1])
