@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from conftest import INTERPRETERS, start_app, raw_exchange, recv_until_close, status_of
+from conftest import INTERPRETERS, start_app, raw_exchange, recv_until_close, status_of  # noqa: F401
 
 
 @pytest.fixture(scope='module', params=INTERPRETERS)
@@ -287,3 +287,55 @@ def decode_chunked(body):
         out += body[:size]
         assert body[size:size + 2] == b'\r\n'
         body = body[size + 2:]
+
+
+def test_custom_converter_and_url_for(srv):
+    assert json.loads(get(srv, '/color/ff8000')[2]) == {'rgb': 0xff8000, 'url': '/color/ff8000'}
+    assert get(srv, '/color/xyz')[0] == 404
+
+
+def test_log_callable_receives_startup_and_errors(srv):
+    get(srv, '/fail')
+    events = json.loads(get(srv, '/events')[2])['events']
+    assert events[:2] == ['startup', 'sub-startup']
+    assert any(e.startswith('INFO:listening on 127.0.0.1:') for e in events)
+    assert 'ERROR:GET /fail failed:' in events
+
+
+def test_debug_puts_traceback_in_500(run_app, interp):
+    app = run_app(interp, 'basic', 5, 15, 8, 16384, 'debug')
+    status, _, body = get(app, '/fail')
+    assert status == 500
+    assert b'RuntimeError' in body and b'handler exploded' in body and b'Traceback' in body
+
+
+def test_options_star_and_own_options_handler(srv):
+    raw = raw_exchange(srv, b'OPTIONS * HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+    assert status_of(raw) == 204
+    allow = raw.split(b'Allow: ')[1].split(b'\r\n')[0].decode().split(', ')
+    assert {'GET', 'POST', 'PUT', 'OPTIONS', 'HEAD'} <= set(allow)
+    assert get(srv, '/with-options', method='OPTIONS')[2] == b'custom options'
+    status, headers, _ = get(srv, '/with-options', method='DELETE')
+    assert status == 405 and headers['Allow'].split(', ').count('OPTIONS') == 1
+
+
+def test_one_item_tuple_keeps_response_status(srv):
+    assert get(srv, '/one-tuple')[:1] == (418,)
+
+
+def test_unsupported_return_value_is_500_before_headers(srv):
+    raw = raw_exchange(srv, b'GET /bad-return HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
+    assert status_of(raw) == 500 and raw.count(b'HTTP/1.1') == 1
+
+
+def test_cookie_attribute_injection_is_refused(srv):
+    status, headers, body = get(srv, '/bad-cookie')  # the app maps ValueError to 422
+    assert status == 422 and 'Injected' not in headers
+    assert 'set_cookie(expires=' in json.loads(body)['error']
+
+
+def test_unread_body_with_expect_continue_closes(srv):
+    raw = raw_exchange(srv, b'POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n'
+                            b'Expect: 100-continue\r\n\r\n')
+    assert status_of(raw) == 200 and b'Connection: close' in raw
+    assert b'100 Continue' not in raw

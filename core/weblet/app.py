@@ -180,9 +180,10 @@ class Response:
     :param headers: a dict of headers; ``resp.headers`` is a mutable,
         case-insensitive :class:`~weblet.protocol.Headers`.
 
-    Set :attr:`takeover` to an ``async fn(connection)`` to own the
-    connection once the response head is sent (the WebSocket upgrade does
-    this); the server closes the connection when it returns.
+    Set ``takeover`` to an ``async fn(connection)`` to own the connection
+    once the response (head and body) is sent: the WebSocket upgrade does
+    this. The server closes the connection when it returns. ``cookies`` is
+    the list of ``Set-Cookie`` values added by :meth:`set_cookie`.
 
     Example::
 
@@ -206,6 +207,11 @@ class Response:
             body = body.encode()
         elif body is None:
             body = b''
+        elif not isinstance(body, (bytes, bytearray, memoryview)) and not (
+                hasattr(body, '__next__') or hasattr(body, '__anext__')
+                or hasattr(body, 'read') or hasattr(body, 'readinto')):
+            raise TypeError('Response(body=%r): not a str, bytes, dict, list or stream'
+                            % type(body))
         if body != b'':
             self.headers.setdefault('Content-Type', content_type)
         self.body = body
@@ -258,24 +264,23 @@ def make_response(result):
     """
     if isinstance(result, Response):
         return result
-    status = 200
-    headers = None
+    status = headers = None
     if isinstance(result, tuple):
         if not 1 <= len(result) <= 3:
             raise ValueError('a handler returned a tuple of %d items' % len(result))
-        result, status, headers = result + (200, None)[len(result) - 1:]
+        result, status, headers = result + (None, None)[len(result) - 1:]
         if isinstance(result, Response):
-            result.status = status
+            result.status = status or result.status
             for name in headers or ():
                 result.headers[name] = headers[name]
             return result
-    if result is None and status == 200:
-        status = 204
+    if status is None:
+        status = 200 if result is not None else 204
     return Response(result, status, headers)
 
 
 def _parse_int(text):
-    if not text.isdigit():
+    if text.strip('0123456789'):  # ASCII digits only, as on MicroPython
         raise ValueError(text)
     return int(text)
 
@@ -308,7 +313,8 @@ class Route:
                 continue
             kind, _, name = part[start + 1:end].rpartition(':')
             kind = kind or 'str'
-            if end < 0 or kind not in CONVERTERS or not name:
+            if (end < 0 or kind not in CONVERTERS or not name or '<' in part[end:]
+                    or name in [s[2] for s in self.segments if isinstance(s, tuple)]):
                 raise ValueError('route(path=%r): bad parameter %r' % (pattern, part))
             if kind == 'path' and (index != len(parts) - 1 or part[end + 1:]):
                 raise ValueError('route(path=%r): <path:%s> must end it' % (pattern, name))
@@ -340,6 +346,15 @@ class Route:
         return params
 
 
+def _allowed(handlers):
+    """The ``Allow`` header value for a route's handlers (HEAD with GET, always OPTIONS)."""
+    methods = list(handlers)
+    for implied in ('HEAD', 'OPTIONS'):
+        if implied not in methods and (implied == 'OPTIONS' or 'GET' in methods):
+            methods.append(implied)
+    return ', '.join(methods)
+
+
 def _log_to_console(level, message):
     if level == 'WARN' or level == 'ERROR':
         print('weblet %s: %s' % (level, message))
@@ -353,9 +368,12 @@ class App:
     :param max_headers: most header lines (431 past it).
     :param max_line: longest request line (414 past it).
     :param request_timeout: seconds a client has to send a request's head,
-        and for each read of its body (408 past it).
+        and for each read of its body (408 past it) or each write of the
+        response (the connection closes past it).
     :param keepalive_timeout: seconds an idle keep-alive connection stays open.
-    :param max_connections: connections served at once; more wait for a slot.
+    :param max_connections: connections served at once. More wait for a slot
+        (an idle keep-alive connection is closed to make room) and get 503
+        after twice ``request_timeout``.
     :param debug: put tracebacks in 500 responses.
 
     Set ``app.log`` to a
@@ -512,7 +530,8 @@ class App:
         return register
 
     def on_startup(self, fn):
-        """Run ``fn()`` (sync or async) when the server starts, before it listens."""
+        """Run ``fn()`` (sync or async) when the server starts, before it listens
+        (a mounted app's run when the app it is mounted in starts)."""
         self._startup.append(fn)
         return fn
 
@@ -521,18 +540,23 @@ class App:
         self._shutdown.append(fn)
         return fn
 
-    def url_for(self, name, **params):
-        """The path of the route called ``name``; unused params become a query string.
+    def url_for(self, endpoint, **params):
+        """The path of the route named ``endpoint``; unused params become a query string.
 
         Example: ``app.url_for('files', p='a/b.txt')`` -> ``'/files/a/b.txt'``.
         """
         from .forms import url_for
-        return url_for(self, name, params)
+        return url_for(self, endpoint, params)
 
     # -- dispatch -----------------------------------------------------------
 
     def _match(self, method, path):
         """``(handler, params)``, ``(App, subpath)`` for a mount, or an error or answer."""
+        if path == '*':  # OPTIONS * asks about the server as a whole
+            methods = {}
+            for route in list(self._static.values()) + self._dynamic:
+                methods.update(route.handlers)
+            return Response(None, 204, {'Allow': _allowed(methods)}), None
         route = self._static.get(path)
         params = {}
         if route is None:
@@ -552,11 +576,7 @@ class App:
             handler = route.handlers.get('GET')
         if handler is not None:
             return handler, params
-        allowed = list(route.handlers)
-        if 'GET' in allowed and 'HEAD' not in allowed:
-            allowed.append('HEAD')
-        allowed.append('OPTIONS')
-        allowed = {'Allow': ', '.join(allowed)}
+        allowed = {'Allow': _allowed(route.handlers)}
         if method == 'OPTIONS':
             return Response(None, 204, allowed), None
         error = HTTPError(405)
@@ -571,9 +591,9 @@ class App:
             return self._default_error(req, exc)
 
     async def _handle(self, req, path, nested):
-        target, params = self._match(req.method, path)
         try:
             resp = None
+            target, params = self._match(req.method, path)
             for hook in self._before:
                 result = await call(hook, req)
                 if result is not None:
@@ -640,8 +660,7 @@ class App:
                 await sensor_loop()
         """
         from .server import Server
-        for fn in self._startup:
-            await call(fn)
+        await self._run_hooks('_startup')
         self.server = await Server(self).start(host, port, ssl)
         self.log('INFO', 'listening on %s:%d' % (host, port))
         return self.server
@@ -653,9 +672,15 @@ class App:
             return
         self.server = None
         await server.shutdown(timeout)
-        for fn in self._shutdown:
-            await call(fn)
+        await self._run_hooks('_shutdown')
         server.closed.set()
+
+    async def _run_hooks(self, which):
+        """Run this app's ``_startup`` or ``_shutdown`` functions, then its mounted apps'."""
+        for fn in getattr(self, which):
+            await call(fn)
+        for _, app in self._mounts:
+            await app._run_hooks(which)
 
     async def serve_forever(self, host='127.0.0.1', port=8080, ssl=None):
         """Start, then wait until :meth:`shutdown` has finished."""
@@ -668,4 +693,4 @@ class App:
         try:
             asyncio.run(self.serve_forever(host, port, ssl))
         except KeyboardInterrupt:
-            pass
+            asyncio.run(self._run_hooks('_shutdown'))

@@ -39,7 +39,7 @@ class Body:
         self._conn = conn
         self.length = length
         self._left = length  # bytes left in the body, or in the current chunk
-        self._continue = expect_continue
+        self.expect_continue = expect_continue
         self.started = False
         self.broken = False
         self.done = length == 0
@@ -58,7 +58,7 @@ class Body:
         conn = self._conn
         if not self.started:
             self.started = True
-            if self._continue:
+            if self.expect_continue:
                 await conn.write(b'HTTP/1.1 100 Continue\r\n\r\n')
                 conn.sent = False
         conn.wait(conn.app.request_timeout)
@@ -99,7 +99,7 @@ class Body:
         if self.done:
             return True
         if (self.broken or (self.length >= 0 and self._left > limit)
-                or (self._continue and not self.started)):
+                or (self.expect_continue and not self.started)):
             return False
         total = 0
         while total <= limit:

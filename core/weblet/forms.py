@@ -105,9 +105,9 @@ def quote(text, safe='/'):
     return ''.join(out)
 
 
-def _check_cookie_text(what, text):
+def _check_cookie_text(what, text, forbidden='()<>@,;:\\"/[]?={} '):
     for c in text:
-        if c in ';,\\"' or c <= ' ' or c == '\x7f':
+        if c in forbidden or c < ' ' or c > '~':
             raise ValueError('set_cookie(%s=%r): character %r not allowed' % (what, text, c))
 
 
@@ -119,17 +119,18 @@ def format_cookie(name, value, max_age=None, path='/', http_only=False, secure=F
     if not name:
         raise ValueError('set_cookie(name=%r): must not be empty' % name)
     _check_cookie_text('name', name)
-    _check_cookie_text('value', value)
+    _check_cookie_text('value', value, ';,\\" ')
     parts = [name + '=' + value]
     if max_age is not None:
         parts.append('Max-Age=%d' % max_age)
     if expires:
+        _check_cookie_text('expires', expires, ';')
         parts.append('Expires=' + expires)
     if domain:
-        _check_cookie_text('domain', domain)
+        _check_cookie_text('domain', domain, ';, ')
         parts.append('Domain=' + domain)
     if path:
-        _check_cookie_text('path', path)
+        _check_cookie_text('path', path, ';')
         parts.append('Path=' + path)
     if secure:
         parts.append('Secure')

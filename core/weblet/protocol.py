@@ -92,7 +92,7 @@ def parse_head(data, max_headers=32):
     lines = data.split(b'\r\n')
     if len(lines) > max_headers + 2:
         raise HTTPError(431)
-    if lines.pop() != b'':
+    if lines.pop() != b'' or not lines:
         raise HTTPError(400, 'bad line ending')
     for line in lines:
         if b'\r' in line or b'\n' in line:
@@ -107,6 +107,8 @@ def parse_head(data, max_headers=32):
     if version[5] != 49:
         raise HTTPError(505)
     version = '1.0' if version[7] == 48 else '1.1'
+    if not target:
+        raise HTTPError(400, 'bad target')
     for c in target:
         if c < 33 or c > 126:
             raise HTTPError(400, 'bad target')
@@ -166,9 +168,9 @@ class Headers:
         if '\r' in value or '\n' in value:
             raise ValueError('header %r: value contains CR or LF' % name)
         key = name.lower()
-        self._values[key] = value
-        if key != name and key not in self._names:
+        if key != name and key not in self._values:
             self._names[key] = name
+        self._values[key] = value
 
     def __getitem__(self, name):
         return self._values[name.lower()]

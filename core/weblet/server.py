@@ -199,6 +199,12 @@ class Server:
             conn.writer.write(head + body)
             conn.wait(1)
             await conn.writer.drain()
+            # Read what the client is still sending before closing: closing with
+            # unread input resets the connection, and the client may lose the answer.
+            conn.wait(0.5)
+            for _ in range(64):
+                if not await conn.reader.read(1024):
+                    break
         except (OSError, CancelledError):  # the client is gone; closing follows either way
             pass
         conn.deadline = None
@@ -220,7 +226,7 @@ class Server:
             line_end = buf.find(b'\n', pos)
             if line_end < 0 and len(buf) - pos > app.max_line or line_end - pos > app.max_line:
                 raise HTTPError(414)
-            if line_end > pos and buf[line_end - 1] != 13:
+            if line_end > pos and buf[line_end - 1] != 13 or buf.find(b'\n\n', pos) >= 0:
                 raise HTTPError(400, 'bad line ending')
             if end >= 0:
                 if end - line_end > app.max_header_bytes:
@@ -261,8 +267,11 @@ class Server:
         keep = req.keep_alive and not self.closing
         if resp.headers.get('connection', '').lower() == 'close':
             keep = False
-        elif body is not None and keep:
-            keep = not body.broken and (body.started or length <= app.max_body)
+        elif body is not None and keep and not body.started:
+            # An unread body is drained, unless it is large or was never asked for.
+            keep = length <= app.max_body and not body.expect_continue
+        elif body is not None:
+            keep = keep and not body.broken
         keep = await self._send(conn, req, resp, keep)
         if resp.takeover is not None:
             await resp.takeover(conn)

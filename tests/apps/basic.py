@@ -13,6 +13,7 @@ except ImportError:
 from weblet import App, Response, HTTPError, abort
 from testkit import serve, arg
 
+App.add_converter('hex', lambda text: int(text, 16), lambda value: '%x' % value)
 app = App(request_timeout=float(arg(1, 5)), keepalive_timeout=float(arg(2, 15)),
           max_connections=int(arg(3, 8)), max_body=int(arg(4, 16 * 1024)),
           max_line=512, max_header_bytes=1024, max_headers=16, debug='debug' in sys.argv)
@@ -43,6 +44,47 @@ async def files(req, p):
 @app.get('/item/<name>.json')
 def item(req, name):
     return {'name': name}
+
+
+@app.get('/color/<hex:rgb>', name='color')
+def color(req, rgb):
+    return {'rgb': rgb, 'url': app.url_for('color', rgb=rgb)}
+
+
+@app.route('/with-options', methods=['GET', 'OPTIONS'])
+def with_options(req):
+    return 'custom options' if req.method == 'OPTIONS' else 'get'
+
+
+@app.get('/one-tuple')
+def one_tuple(req):
+    return (Response('teapot', 418),)
+
+
+@app.get('/bad-return')
+def bad_return(req):
+    return 42
+
+
+@app.get('/bad-cookie')
+def bad_cookie(req):
+    resp = Response('x')
+    resp.set_cookie('a', 'b', expires='x\r\nInjected: 1')
+    return resp
+
+
+@app.get('/events')
+def get_events(req):
+    return {'events': events}
+
+
+def remember_log(level, message):
+    events.append(level + ':' + message.split('\n')[0])
+    if level in ('WARN', 'ERROR'):
+        print(level, message)
+
+
+app.log = remember_log
 
 
 @app.get('/url')
@@ -223,6 +265,11 @@ def stamp(req, resp):
 @api.get('/hello')
 def sub_hello(req):
     return {'sub': True, 'path': req.path}
+
+
+@api.on_startup
+def sub_started():
+    events.append('sub-startup')
 
 
 @api.before_request
