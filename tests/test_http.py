@@ -266,6 +266,7 @@ def test_hooks_short_circuit_and_after(srv):
     assert (status, body) == (418, b'blocked by hook')
     assert get(srv, '/')[1]['X-Seen'] == 'yes'
     assert get(srv, '/nowhere')[1]['X-Seen'] == 'yes'  # after hooks see errors too
+    assert get(srv, '/fail')[1]['X-Seen'] == 'yes'     # also default error answers
 
 
 def test_mounted_app_and_its_hooks(srv):

@@ -583,48 +583,52 @@ class App:
         error.headers = allowed
         return error, None
 
-    async def dispatch(self, req):
-        """Run hooks, the matching handler and error handlers; always returns a Response."""
-        try:
-            return await self._handle(req, req.path, False)
-        except Exception as exc:  # an after-request hook or an error handler failed
-            return self._default_error(req, exc)
+    async def dispatch(self, req, path=None, nested=False):
+        """Run hooks, the matching handler and error handlers; always returns a Response.
 
-    async def _handle(self, req, path, nested):
+        An app mounted in another is dispatched with the rest of the ``path``
+        and ``nested`` set: errors it has no handler for then go up to the
+        app it is mounted in.
+        """
         try:
-            resp = None
-            target, params = self._match(req.method, path)
-            for hook in self._before:
-                result = await call(hook, req)
+            try:
+                resp = None
+                target, params = self._match(req.method, path or req.path)
+                for hook in self._before:
+                    result = await call(hook, req)
+                    if result is not None:
+                        resp = make_response(result)
+                        break
+                if resp is None:
+                    if isinstance(target, App):
+                        resp = await target.dispatch(req, params, True)
+                    elif isinstance(target, HTTPError):
+                        raise target
+                    elif isinstance(target, Response):
+                        resp = target
+                    else:
+                        req.params = params
+                        resp = make_response(await call(target, req, **params))
+            except Exception as exc:
+                handler = self._errors.get(exc.status) if isinstance(exc, HTTPError) else None
+                for key in self._errors:
+                    if handler is None and not isinstance(key, int) and isinstance(exc, key):
+                        handler = self._errors[key]
+                if handler is not None:
+                    resp = make_response(await call(handler, req, exc))
+                elif nested:  # the app this one is mounted in may handle it
+                    raise
+                else:
+                    resp = self._default_error(req, exc)
+            for hook in self._after:
+                result = await call(hook, req, resp)
                 if result is not None:
                     resp = make_response(result)
-                    break
-            if resp is None:
-                if isinstance(target, App):
-                    resp = await target._handle(req, params, True)
-                elif isinstance(target, HTTPError):
-                    raise target
-                elif isinstance(target, Response):
-                    resp = target
-                else:
-                    req.params = params
-                    resp = make_response(await call(target, req, **params))
-        except Exception as exc:
-            handler = self._errors.get(exc.status) if isinstance(exc, HTTPError) else None
-            for key in self._errors:
-                if handler is None and not isinstance(key, int) and isinstance(exc, key):
-                    handler = self._errors[key]
-            if handler is not None:
-                resp = make_response(await call(handler, req, exc))
-            elif nested:  # the app this one is mounted in may handle it
+            return resp
+        except Exception as exc:  # an error handler or after-request hook failed
+            if nested:
                 raise
-            else:
-                resp = self._default_error(req, exc)
-        for hook in self._after:
-            result = await call(hook, req, resp)
-            if result is not None:
-                resp = make_response(result)
-        return resp
+            return self._default_error(req, exc)
 
     def _default_error(self, req, exc):
         if isinstance(exc, HTTPError):

@@ -62,9 +62,6 @@ class Connection:
         data = await self.reader.read(READ_SIZE)
         if not data:
             raise EOFError()
-        if self.idle:  # the first byte of a request starts its deadline
-            self.idle = False
-            self.wait(self.app.request_timeout)
         self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
         self.pos = 0
 
@@ -159,8 +156,21 @@ class Server:
             self.active += 1
             conn.has_slot = True
             conn.wait(self.app.request_timeout)
-            while not self.closing and await self._exchange(conn):
-                pass
+            while not self.closing:
+                conn.sent = False
+                conn.idle = conn.pos >= len(conn.buf)
+                if conn.idle:
+                    # Wait for the next request here, not deeper: an idle
+                    # connection then holds only this coroutine's frame.
+                    data = await reader.read(READ_SIZE)
+                    if not data:
+                        break
+                    conn.buf = data
+                    conn.pos = 0
+                    conn.idle = False
+                conn.wait(self.app.request_timeout)  # for the whole head
+                if not await self._exchange(conn):
+                    break
         except CancelledError:
             if hasattr(conn.task, 'uncancel'):  # CPython: handled here, later awaits are fine
                 conn.task.uncancel()
@@ -240,16 +250,7 @@ class Server:
     async def _exchange(self, conn):
         """Read one request, dispatch it and write the response; True to keep the connection."""
         app = self.app
-        conn.sent = False
-        conn.idle = conn.pos >= len(conn.buf)
-        if not conn.idle:  # a pipelined request is already here
-            conn.wait(app.request_timeout)
-        try:
-            head = await self._read_head(conn)
-        except EOFError:
-            if conn.idle and conn.pos >= len(conn.buf):
-                return False
-            raise
+        head = await self._read_head(conn)
         conn.deadline = None
         method, target, version, headers, length = parse_head(head, app.max_headers)
         if version == '1.1' and 'host' not in headers:
