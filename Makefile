@@ -10,7 +10,11 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 # Interpreter for `make demo`: micropython or cpython.
 PY ?= micropython
 
-.PHONY: all stage test docs demo clean distclean
+.PHONY: all stage test docs demo bench system-deps clean distclean
+
+# Debian packages the tests and benchmarks drive (load generator, pty bridge,
+# headless browser). Installed when missing and we may install them.
+SYSTEM_DEPS := wrk socat chromium chromium-driver
 
 all: test
 
@@ -45,6 +49,17 @@ else ifeq ($(PY),cpython)
 else
 	$(error PY must be micropython or cpython, not '$(PY)')
 endif
+
+bench: stage
+	$(PYTHON) -m pip install --quiet -r requirements-bench.txt
+	@command -v wrk >/dev/null || { echo "bench needs wrk: run 'make system-deps' (as root) or apt-get install wrk"; exit 1; }
+	$(PYTHON) bench/run.py
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then echo "system-deps: all present"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "system-deps: missing$$missing (install them with apt-get as root)"; fi
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
