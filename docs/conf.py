@@ -5,6 +5,15 @@ import sys
 # `import weblet` on CPython: the core package lives in ../core/weblet.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), '..', 'core')))
 
+# Each plugin installs into the same `weblet` package from its own folder
+# (plugins/<name>/weblet/); join those folders to the package so autodoc can
+# import `weblet.static`, `weblet.auth`, ... as a device would.
+import glob  # noqa: E402
+import weblet  # noqa: E402
+
+weblet.__path__ += sorted(glob.glob(os.path.abspath(os.path.join(
+    os.path.dirname(__file__), '..', 'plugins', '*', 'weblet'))))
+
 project = 'weblet'
 author = 'weblet contributors'
 copyright = 'weblet contributors'

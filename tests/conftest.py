@@ -65,18 +65,27 @@ class RunningApp:
 
     def wait_ready(self, timeout=30):
         ready = threading.Event()
+        self._changed = threading.Condition()
 
         def pump():
             for line in self.proc.stdout:
-                self.lines.append(line)
+                with self._changed:
+                    self.lines.append(line)
+                    self._changed.notify_all()
                 if line.startswith('READY'):
                     ready.set()
-            ready.set()
+            ready.set()  # EOF: the app died; the READY check below tells
         self._reader = threading.Thread(target=pump, daemon=True)
         self._reader.start()
-        if not ready.wait(timeout) or self.proc.poll() is not None:
+        ready.wait(timeout)
+        if not any(line.startswith('READY') for line in self.lines) or self.proc.poll() is not None:
             self.stop()
             raise RuntimeError('app did not start:\n' + self.output())
+
+    def wait_output(self, text, timeout=10):
+        """True once ``text`` appears in the app's output (within ``timeout`` seconds)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: text in self.output(), timeout)
 
     def output(self):
         return ''.join(self.lines)
