@@ -17,7 +17,7 @@ _REASONS = (
     '\n408 Request Timeout\n409 Conflict\n410 Gone\n411 Length Required'
     '\n412 Precondition Failed\n413 Content Too Large\n414 URI Too Long'
     '\n415 Unsupported Media Type\n416 Range Not Satisfiable'
-    '\n417 Expectation Failed\n422 Unprocessable Content\n426 Upgrade Required'
+    '\n417 Expectation Failed\n418 I\'m a teapot\n422 Unprocessable Content\n426 Upgrade Required'
     '\n428 Precondition Required\n429 Too Many Requests'
     '\n431 Request Header Fields Too Large\n500 Internal Server Error'
     '\n501 Not Implemented\n502 Bad Gateway\n503 Service Unavailable'
