@@ -10,7 +10,7 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 # Interpreter for `make demo`: micropython or cpython.
 PY ?= micropython
 
-.PHONY: all stage test docs demo bench system-deps clean distclean
+.PHONY: all stage test docs demo bench index footprint system-deps clean distclean
 
 # Debian packages the tests and benchmarks drive (load generator, pty bridge,
 # headless browser). Installed when missing and we may install them.
@@ -49,6 +49,15 @@ else ifeq ($(PY),cpython)
 else
 	$(error PY must be micropython or cpython, not '$(PY)')
 endif
+
+# A static mip index of every package (see docs/install.rst); publish a copy
+# kept outside build/, since `make clean` removes build/.
+index: $(STAMP)
+	$(PYTHON) tools/build_index.py build/index
+	$(PYTHON) tools/build_index.py --verify build/index
+
+footprint: $(STAMP)
+	$(PYTHON) tools/footprint.py
 
 bench: stage
 	$(PYTHON) -m pip install --quiet -r requirements-bench.txt

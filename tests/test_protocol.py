@@ -83,7 +83,7 @@ def test_reason_known(status, text):
     assert reason(status) == text
 
 
-@pytest.mark.parametrize('status', [0, 1, 20, 99, 299, 418, 599, 999, 1000, 2000, -1])
+@pytest.mark.parametrize('status', [0, 1, 20, 99, 299, 419, 599, 999, 1000, 2000, -1])
 def test_reason_unknown(status):
     assert reason(status) == 'Unknown'
 
