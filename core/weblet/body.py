@@ -155,7 +155,9 @@ async def send_stream(conn, body, chunked, chunk_size=512):
                 n = body.readinto(buf)
                 if not n:
                     break
-                chunk = memoryview(buf)[:n]
+                # CPython's transport may keep a reference to what it was given
+                # until later (3.12+); the buffer is refilled next turn, so copy.
+                chunk = memoryview(buf)[:n] if MICROPYTHON else bytes(buf[:n])
             elif hasattr(body, 'read'):
                 chunk = body.read(chunk_size)
                 if not chunk:

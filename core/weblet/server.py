@@ -212,10 +212,10 @@ class Server:
             # Read what the client is still sending before closing: closing with
             # unread input resets the connection, and the client may lose the answer.
             conn.wait(0.5)
-            for _ in range(64):
-                if not await conn.reader.read(1024):
+            for _ in range(256):
+                if not await conn.reader.read(READ_SIZE):
                     break
-        except (OSError, CancelledError):  # the client is gone; closing follows either way
+        except (OSError, CancelledError, MemoryError):  # closing follows either way
             pass
         conn.deadline = None
 

@@ -1,0 +1,8 @@
+"""weblet-static alone, for the memory test: argv PORT ROOT."""
+from weblet import App
+from weblet.static import Static
+from testkit import serve, arg
+
+app = App()
+app.use(Static(arg(1)))
+serve(app)
