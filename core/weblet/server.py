@@ -16,7 +16,7 @@ except ImportError:  # CPython
     ticks_diff = lambda a, b: a - b  # noqa: E731
 
 from .protocol import HTTPError, parse_head, format_head
-from .app import Request
+from .app import Request, MICROPYTHON
 
 CancelledError = asyncio.CancelledError
 READ_SIZE = 256
@@ -121,8 +121,13 @@ class Server:
         self._watchdog = None
 
     async def start(self, host, port, ssl=None):
+        extra = {}
+        if ssl is not None and not MICROPYTHON:
+            # CPython completes the TLS handshake before _serve runs (where the
+            # watchdog would bound it): bound it like a request head.
+            extra['ssl_handshake_timeout'] = self.app.request_timeout
         self._listener = await asyncio.start_server(
-            self._serve, host, port, backlog=self.app.max_connections * 2, ssl=ssl)
+            self._serve, host, port, backlog=self.app.max_connections * 2, ssl=ssl, **extra)
         self._watchdog = asyncio.create_task(self._watch())
         return self
 
