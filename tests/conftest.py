@@ -150,6 +150,42 @@ def run_app(staged):
         app.stop()
 
 
+CHROMIUM = '/usr/bin/chromium'
+CHROMEDRIVER = '/usr/bin/chromedriver'
+# DESIGN.md section 7: headless, and never reaching for the network.
+CHROMIUM_FLAGS = ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                  '--disable-background-networking', '--disable-component-update',
+                  '--disable-sync', '--no-first-run', '--window-size=1000,900')
+
+
+def browser_missing():
+    """What a real-browser test lacks on this machine (an empty list when nothing)."""
+    try:
+        import selenium  # noqa: F401
+        have_selenium = True
+    except ImportError:
+        have_selenium = False
+    return [what for what, present in (
+        (CHROMIUM + ' (Debian package chromium)', os.path.exists(CHROMIUM)),
+        (CHROMEDRIVER + ' (Debian package chromium-driver)', os.path.exists(CHROMEDRIVER)),
+        ('the selenium package', have_selenium)) if not present]
+
+
+def start_browser():
+    """Headless Chromium driven by selenium, with the project's flags."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    options = Options()
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    return driver
+
+
 def raw_exchange(app, data, timeout=10, wait_close=True):
     """Send raw bytes and return everything received until the server closes (or timeout)."""
     with socket.create_connection((app.host, app.port), timeout=timeout) as sock:

@@ -44,6 +44,11 @@ class Connection:
         self.app = app
         self.reader = reader
         self.writer = writer
+        if MICROPYTHON:
+            try:  # no Nagle delay between a response head and its body
+                writer.s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+            except (AttributeError, OSError, TypeError):  # a TLS socket, or a port without it
+                pass
         try:
             addr = writer.get_extra_info('peername')
             if isinstance(addr, (bytes, bytearray)):  # MicroPython unix port: a raw sockaddr
@@ -191,6 +196,8 @@ class Server:
         finally:
             self.connections.discard(conn)
             conn.deadline = None
+            if conn.expired and hasattr(writer, 'transport'):
+                writer.transport.abort()  # CPython: do not wait for a peer that does not read
             if conn.has_slot:
                 self.active -= 1
                 if self._slot_freed is not None:

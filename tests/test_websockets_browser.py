@@ -1,0 +1,64 @@
+"""weblet-websockets in a real browser: headless Chromium, driven by selenium.
+
+A page served by tests/apps/websockets_app.py (on both interpreters) opens a
+WebSocket to the same server with a subprotocol, echoes a text message (non-ASCII)
+and a binary one, closes it from the page, then opens a second one that the server
+closes with code 4000 and a reason. The test reads the page's report.
+
+Needs Debian ``chromium`` and ``chromium-driver`` and PyPI ``selenium``; skipped
+without them. Everything stays on 127.0.0.1 (the flags keep Chromium off the network).
+"""
+import json
+import os
+
+import pytest
+
+from conftest import INTERPRETERS, start_app
+
+CHROMIUM = '/usr/bin/chromium'
+CHROMEDRIVER = '/usr/bin/chromedriver'
+FLAGS = ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+         '--disable-background-networking', '--disable-component-update', '--disable-sync',
+         '--no-first-run')
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    webdriver = None
+
+_MISSING = [what for what, present in (
+    (CHROMIUM + ' (Debian package chromium)', os.path.exists(CHROMIUM)),
+    (CHROMEDRIVER + ' (Debian package chromium-driver)', os.path.exists(CHROMEDRIVER)),
+    ('the selenium package (pip install selenium)', webdriver is not None)) if not present]
+pytestmark = pytest.mark.skipif(bool(_MISSING), reason='the real-browser WebSocket test needs '
+                                + ', '.join(_MISSING))
+
+
+@pytest.fixture(scope='module')
+def browser():
+    options = Options()
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.parametrize('interp', INTERPRETERS)
+def test_browser_echoes_text_and_binary_and_sees_both_closes(staged, browser, interp):
+    app = start_app(staged, interp, 'websockets_app')
+    try:
+        browser.get(app.url + '/page')
+        WebDriverWait(browser, 20).until(lambda b: b.title in ('done', 'error'))
+        report = json.loads(browser.find_element(By.ID, 'result').text)
+        assert browser.title == 'done', report
+    finally:
+        app.stop()
+    assert report == {'got': ['h\u00e9llo \u2603', [1, 2, 3, 250]], 'protocol': 'chat-v1',
+                      'echo_close': [1000, True], 'server_close': [4000, 'bye', True]}
