@@ -122,19 +122,56 @@ class Server:
         self.closing = False
         self.closed = asyncio.Event()
         self._slot_freed = None
-        self._listener = None
+        self._listener = None  # the listening socket (MicroPython) or asyncio's server
+        self._accepter = None
         self._watchdog = None
 
     async def start(self, host, port, ssl=None):
-        extra = {}
-        if ssl is not None and not MICROPYTHON:
-            # CPython completes the TLS handshake before _serve runs (where the
-            # watchdog would bound it): bound it like a request head.
-            extra['ssl_handshake_timeout'] = self.app.request_timeout
-        self._listener = await asyncio.start_server(
-            self._serve, host, port, backlog=self.app.max_connections * 2, ssl=ssl, **extra)
+        backlog = self.app.max_connections * 2
+        if MICROPYTHON:
+            import socket
+            address = socket.getaddrinfo(host, port)[0]
+            listener = socket.socket(address[0])
+            listener.setblocking(False)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(address[-1])
+            listener.listen(backlog)
+            self._listener = listener
+            self._accepter = asyncio.create_task(self._accept(listener, ssl))
+        else:
+            extra = {}
+            if ssl is not None:
+                # CPython completes the TLS handshake before _serve runs (where the
+                # watchdog would bound it): bound it like a request head.
+                extra['ssl_handshake_timeout'] = self.app.request_timeout
+            self._listener = await asyncio.start_server(
+                self._serve, host, port, backlog=backlog, ssl=ssl, **extra)
         self._watchdog = asyncio.create_task(self._watch())
         return self
+
+    def _accept(self, listener, ssl):
+        """MicroPython's accept loop (a generator the scheduler runs as a coroutine).
+
+        asyncio's own loop ends for good at a MemoryError; this one loses only
+        the connection it could not take on, and goes on accepting.
+        """
+        from asyncio import core
+        while True:
+            yield core._io_queue.queue_read(listener)
+            client = None
+            try:
+                client, address = listener.accept()
+                if ssl is not None:
+                    client = ssl.wrap_socket(client, server_side=True,
+                                             do_handshake_on_connect=False)
+                client.setblocking(False)
+                stream = asyncio.StreamReader(client, {'peername': address})
+                asyncio.create_task(self._serve(stream, stream))
+            except (OSError, MemoryError) as e:
+                if client is not None:
+                    client.close()
+                if isinstance(e, MemoryError):
+                    self.app.log('WARN', 'out of memory: a connection was refused')
 
     async def _watch(self):
         """Cancel every connection whose deadline has passed: one timer for all."""
@@ -148,7 +185,11 @@ class Server:
                     conn.task.cancel()
 
     async def _serve(self, reader, writer):
-        conn = Connection(self.app, reader, writer)
+        try:
+            conn = Connection(self.app, reader, writer)
+        except MemoryError:  # not even room to start: drop this one connection
+            await writer.wait_closed()
+            return
         conn.task = asyncio.current_task()
         self.connections.add(conn)
         try:
@@ -341,6 +382,8 @@ class Server:
     async def shutdown(self, timeout=1):
         """Stop accepting, close idle connections, give in-flight requests ``timeout`` s."""
         self.closing = True
+        if MICROPYTHON:
+            self._accepter.cancel()
         self._listener.close()
         for conn in list(self.connections):
             if conn.idle:
@@ -353,4 +396,5 @@ class Server:
         while self.connections:
             await asyncio.sleep(0.01)
         self._watchdog.cancel()
-        await self._listener.wait_closed()
+        if not MICROPYTHON:
+            await self._listener.wait_closed()
