@@ -67,6 +67,17 @@ async def scaled(req, n, factor):
     return {'n': n * factor}
 
 
+class Thermostat:  # registered tinyweb-style, with add_resource
+    def __init__(self, target):
+        self.target = target
+
+    def get(self, req):
+        return {'target': self.target}
+
+
+api.add_resource(Thermostat, '/thermostat', target=21)
+
+
 @api.resource('/events', methods=['GET'])
 def events(req):
     yield '['

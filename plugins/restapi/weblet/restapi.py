@@ -192,6 +192,10 @@ class RestAPI:
             return target
         return register
 
+    def add_resource(self, cls, url, methods=None, **kwargs):
+        """tinyweb's spelling of :meth:`resource`: ``api.add_resource(Customers, '/customers')``."""
+        return self.resource(url, methods, **kwargs)(cls)
+
     def _register(self, url, target, methods, kwargs):
         if isinstance(target, type):
             instance = target(**kwargs)
