@@ -41,11 +41,14 @@ docs: $(STAMP)
 		echo "docs: skipped, docs/conf.py does not exist yet"; \
 	fi
 
+# The device-UI demo (examples/device_ui): installed with mip from a local
+# index and run on the MicroPython unix port; PY=cpython runs it on CPython,
+# TLS=1 adds HTTPS with a freshly made device certificate.
 demo: stage
 ifeq ($(PY),micropython)
-	MICROPYPATH=build/lib:.frozen $(VENV)/bin/micropython examples/hello/main.py
+	$(PYTHON) tools/demo.py --py micropython $(if $(TLS),--tls)
 else ifeq ($(PY),cpython)
-	PYTHONPATH=build/lib $(PYTHON) examples/hello/main.py
+	$(PYTHON) tools/demo.py --py cpython $(if $(TLS),--tls)
 else
 	$(error PY must be micropython or cpython, not '$(PY)')
 endif

@@ -4,6 +4,8 @@ Server tests take the ``interp`` fixture (parametrised ``cpython`` /
 ``micropython``) and start an app with ``run_app``; the app runs in a
 subprocess on a free loopback port with the staged lib on its path.
 """
+import http.client
+import json
 import os
 import shutil
 import socket
@@ -23,12 +25,17 @@ import stage  # noqa: E402  (tools/stage.py)
 INTERPRETERS = ('cpython', 'micropython')
 
 
-def micropython_command():
-    """The MicroPython unix port: next to this Python (the venv), else on PATH."""
-    local = os.path.join(os.path.dirname(sys.executable), 'micropython')
+def venv_command(name):
+    """The command ``name`` next to this Python (the venv), else on PATH; None if neither."""
+    local = os.path.join(os.path.dirname(sys.executable), name)
     if os.path.exists(local):
         return local
-    found = shutil.which('micropython')
+    return shutil.which(name)
+
+
+def micropython_command():
+    """The MicroPython unix port: next to this Python (the venv), else on PATH."""
+    found = venv_command('micropython')
     if not found:
         pytest.fail('micropython not found: run the tests through `make test`')
     return found
@@ -131,6 +138,22 @@ def start_app(staged, interp, name, *args, heapsize=None, mpy=False):
     return app
 
 
+def run_apps_script(staged, interp, name, *args, mpy=False, **kwargs):
+    """Run ``tests/apps/<name>.py`` (not a server) under ``interp`` with the staged lib
+    (its ``.mpy`` build on MicroPython if ``mpy``); the CompletedProcess, text, with its
+    output captured. ``kwargs`` go to subprocess.run (``cwd``, ``input``)."""
+    script = os.path.join(APPS, name + '.py')
+    env = dict(os.environ)
+    if interp == 'cpython':
+        cmd = [sys.executable, script]
+        env['PYTHONPATH'] = staged['py']
+    else:
+        cmd = [micropython_command(), script]
+        env['MICROPYPATH'] = staged['mpy' if mpy else 'py'] + ':.frozen'
+    return subprocess.run(cmd + [str(a) for a in args], env=env, text=True, capture_output=True,
+                          timeout=60, **kwargs)
+
+
 @pytest.fixture(params=INTERPRETERS)
 def interp(request):
     return request.param
@@ -184,6 +207,43 @@ def start_browser():
     driver.set_page_load_timeout(30)
     driver.set_script_timeout(30)
     return driver
+
+
+def get_json(app, path, timeout=10):
+    """GET ``path`` from ``app`` on a new connection; the decoded JSON body."""
+    conn = http.client.HTTPConnection(app.host, app.port, timeout=timeout)
+    try:
+        conn.request('GET', path)
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def parallel_clients(work, connect, clients=4, timeout=120):
+    """``clients`` threads at once, each with its own keep-alive connection; all failures.
+
+    ``connect()`` returns a new connection (``http.client.HTTPConnection`` or
+    ``HTTPSConnection``); ``work(conn, index)`` uses it and returns (or yields) failure
+    descriptions. An OSError, HTTPException or ValueError ends that client as a failure
+    ``(index, 'error', repr(exc))``. Each thread is joined for up to ``timeout`` seconds.
+    """
+    failures = []
+
+    def client(index):
+        conn = connect()
+        try:
+            for failure in work(conn, index):
+                failures.append(failure)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            failures.append((index, 'error', repr(exc)))
+        finally:
+            conn.close()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    return failures
 
 
 def raw_exchange(app, data, timeout=10, wait_close=True):

@@ -9,16 +9,13 @@ import hashlib
 import hmac
 import http.client
 import json
-import os
 import random
-import subprocess
-import sys
-import threading
 import time
 
 import pytest
 
-from conftest import APPS, INTERPRETERS, micropython_command, raw_exchange, start_app, status_of
+from conftest import (INTERPRETERS, parallel_clients, raw_exchange, run_apps_script, start_app,
+                      status_of)
 
 SECRET = 'test secret, 32 bytes long......'
 
@@ -304,33 +301,23 @@ AUTH_HEAP = '88K'  # HELLO_HEAP (64K, the core's figure today) plus weblet.auth 
 
 def test_four_keepalive_clients_log_in_and_call_the_api_in_a_small_heap(run_app):
     app = run_app('micropython', 'auth_device', heapsize=AUTH_HEAP, mpy=True)
-    failures = []
 
-    def client(index):
-        conn = http.client.HTTPConnection(app.host, app.port, timeout=20)
-        try:
-            conn.request('POST', '/login', headers={'Authorization': basic('admin', 'secret')})
+    def work(conn, index):
+        conn.request('POST', '/login', headers={'Authorization': basic('admin', 'secret')})
+        resp = conn.getresponse()
+        token = json.loads(resp.read())['token']
+        for n in range(40):
+            path, authorization, expected = (
+                ('/settings', basic('admin', 'secret'), 200),
+                ('/api/led/%d' % n, 'Bearer ' + token, 200),
+                ('/api/led/1', 'Bearer ' + token + 'x', 401))[n % 3]
+            conn.request('GET', path, headers={'Authorization': authorization})
             resp = conn.getresponse()
-            token = json.loads(resp.read())['token']
-            for n in range(40):
-                path, authorization, expected = (
-                    ('/settings', basic('admin', 'secret'), 200),
-                    ('/api/led/%d' % n, 'Bearer ' + token, 200),
-                    ('/api/led/1', 'Bearer ' + token + 'x', 401))[n % 3]
-                conn.request('GET', path, headers={'Authorization': authorization})
-                resp = conn.getresponse()
-                body = resp.read()
-                if resp.status != expected:
-                    failures.append((index, n, resp.status, body[:80]))
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            failures.append((index, 'error', repr(e)))
-        finally:
-            conn.close()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+            body = resp.read()
+            if resp.status != expected:
+                yield (index, n, resp.status, body[:80])
+    failures = parallel_clients(
+        work, lambda: http.client.HTTPConnection(app.host, app.port, timeout=20))
     assert failures == [], app.output()
     assert app.alive(), app.output()
 
@@ -354,15 +341,7 @@ class TokenFormat:
 
 def tool(staged, interp, *args, stdin=None):
     """Run tests/apps/auth_tool.py under ``interp``; its stdout, stripped."""
-    env = dict(os.environ)
-    if interp == 'cpython':
-        cmd = [sys.executable, os.path.join(APPS, 'auth_tool.py')]
-        env['PYTHONPATH'] = staged['py']
-    else:
-        cmd = [micropython_command(), os.path.join(APPS, 'auth_tool.py')]
-        env['MICROPYPATH'] = staged['py'] + ':.frozen'
-    out = subprocess.run(cmd + list(args), env=env, input=stdin, capture_output=True,
-                         text=True, timeout=60)
+    out = run_apps_script(staged, interp, 'auth_tool', *args, input=stdin)
     assert out.returncode == 0, out.stderr + out.stdout
     return out.stdout.strip()
 

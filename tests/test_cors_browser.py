@@ -10,33 +10,12 @@ blocks the call and never sends it.
 Needs Debian ``chromium`` and ``chromium-driver`` and PyPI ``selenium``; skipped
 without them. Everything stays on 127.0.0.1 (the flags keep Chromium off the network).
 """
-import http.client
-import json
-import os
-
 import pytest
 
-from conftest import start_app
+from conftest import browser_missing, get_json, start_app, start_browser
 
-CHROMIUM = '/usr/bin/chromium'
-CHROMEDRIVER = '/usr/bin/chromedriver'
-FLAGS = ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         '--no-first-run')
-
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-except ImportError:
-    webdriver = None
-
-_MISSING = [what for what, present in (
-    (CHROMIUM + ' (Debian package chromium)', os.path.exists(CHROMIUM)),
-    (CHROMEDRIVER + ' (Debian package chromium-driver)', os.path.exists(CHROMEDRIVER)),
-    ('the selenium package (pip install selenium)', webdriver is not None)) if not present]
-pytestmark = pytest.mark.skipif(bool(_MISSING), reason='real-browser CORS check needs '
-                                + ', '.join(_MISSING))
+pytestmark = pytest.mark.skipif(bool(browser_missing()), reason='real-browser CORS check needs '
+                                + ', '.join(browser_missing()))
 
 CALL = ('const done = arguments[arguments.length - 1];'
         'callApi(arguments[0], arguments[1]).then(done);')
@@ -45,13 +24,7 @@ WITH_TOKEN = {'method': 'DELETE', 'credentials': 'include', 'headers': {'X-Token
 
 @pytest.fixture(scope='module')
 def browser():
-    options = Options()
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.binary_location = CHROMIUM
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    driver.set_script_timeout(30)
+    driver = start_browser()
     yield driver
     driver.quit()
 
@@ -80,12 +53,7 @@ def call_from(browser, page, url, options):
 
 
 def hits(api):
-    conn = http.client.HTTPConnection(api.host, api.port, timeout=10)
-    try:
-        conn.request('GET', '/hits')
-        return json.loads(conn.getresponse().read())
-    finally:
-        conn.close()
+    return get_json(api, '/hits')
 
 
 def test_allowed_origin_reads_the_answer_with_header_and_cookie(browser, pages, api):

@@ -20,7 +20,7 @@ import threading
 
 import pytest
 
-from conftest import ROOT, micropython_command, start_app
+from conftest import ROOT, micropython_command, start_app, venv_command
 
 import build_index  # noqa: E402  (tools/, put on sys.path by conftest)
 import check_packages  # noqa: E402
@@ -455,10 +455,7 @@ def ensure_socat():
 
 
 def mpremote_command():
-    found = os.path.join(os.path.dirname(sys.executable), 'mpremote')
-    if os.path.exists(found):
-        return found
-    found = shutil.which('mpremote')
+    found = venv_command('mpremote')
     if not found:
         pytest.skip('mpremote is not installed: add `mpremote` to requirements-dev.txt')
     return found

@@ -7,44 +7,27 @@ lowering them towards the budget is open work, and these tests stop regressions.
 import http.client
 import os
 import subprocess
-import threading
 
-from conftest import micropython_command, start_app
+from conftest import micropython_command, parallel_clients, start_app
 
 HELLO_HEAP = '72K'  # budget: 32K; it passes at 64K today, with a margin for noise
 IMPORT_HEAP_CEILING = 24 * 1024  # budget: 16 KB
 
 
-def hammer(app, clients, requests_each):
-    """``clients`` keep-alive connections in parallel; returns the list of failures."""
-    failures = []
-
-    def client(index):
-        conn = http.client.HTTPConnection(app.host, app.port, timeout=20)
-        try:
-            for n in range(requests_each):
-                path = '/' if n % 2 else '/api/led/%d' % index
-                conn.request('GET', path)
-                resp = conn.getresponse()
-                body = resp.read()
-                if resp.status != 200 or not body:
-                    failures.append((index, n, resp.status, body[:80]))
-        except (OSError, http.client.HTTPException) as e:
-            failures.append((index, 'error', repr(e)))
-        finally:
-            conn.close()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    return failures
-
-
 def test_hello_serves_500_keepalive_requests_in_a_small_heap(staged):
     app = start_app(staged, 'micropython', 'hello', heapsize=HELLO_HEAP, mpy=True)
+
+    def work(conn, index):
+        for n in range(125):
+            path = '/' if n % 2 else '/api/led/%d' % index
+            conn.request('GET', path)
+            resp = conn.getresponse()
+            body = resp.read()
+            if resp.status != 200 or not body:
+                yield (index, n, resp.status, body[:80])
     try:
-        failures = hammer(app, clients=4, requests_each=125)
+        failures = parallel_clients(
+            work, lambda: http.client.HTTPConnection(app.host, app.port, timeout=20), clients=4)
         assert failures == [], app.output()
         assert app.alive(), app.output()
     finally:

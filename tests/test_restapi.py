@@ -1,14 +1,10 @@
 """weblet-restapi over real sockets on both interpreters (app: tests/apps/restapi_app.py)."""
 import http.client
 import json
-import os
-import subprocess
-import sys
-import threading
 
 import pytest
 
-from conftest import APPS, INTERPRETERS, micropython_command, raw_exchange, start_app
+from conftest import APPS, INTERPRETERS, parallel_clients, raw_exchange, run_apps_script, start_app
 
 
 @pytest.fixture(scope='module', params=INTERPRETERS)
@@ -144,6 +140,10 @@ def test_head_follows_get(srv):
     assert headers['Content-Length'] == str(len(get_body)) == get_headers['Content-Length']
 
 
+def test_add_resource_is_tinywebs_spelling(srv):
+    assert fetch_json(srv, 'GET', '/api/thermostat')[2] == {'target': 21}
+
+
 def test_constructor_and_function_kwargs(srv):
     assert fetch_json(srv, 'GET', '/api/config')[2] == {'unit': 'C', 'limit': 30}
     assert fetch_json(srv, 'GET', '/api/scaled/5')[2] == {'n': 15}
@@ -221,15 +221,7 @@ def test_keep_alive_across_errors_and_streams(srv):
 
 def run_script(staged, interp, name):
     """Run ``tests/apps/<name>.py`` (not a server) and return its output."""
-    env = dict(os.environ)
-    script = os.path.join(APPS, name + '.py')
-    if interp == 'cpython':
-        cmd = [sys.executable, script]
-        env['PYTHONPATH'] = staged['py']
-    else:
-        cmd = [micropython_command(), script]
-        env['MICROPYPATH'] = staged['py'] + ':.frozen'
-    done = subprocess.run(cmd, env=env, cwd=APPS, capture_output=True, text=True, timeout=60)
+    done = run_apps_script(staged, interp, name, cwd=APPS)
     assert done.returncode == 0, done.stdout + done.stderr
     return dict(line.split(' ', 1) for line in done.stdout.splitlines())
 
@@ -259,29 +251,19 @@ API_HEAP = '96K'
 
 def test_four_keepalive_clients_in_a_small_heap(run_app):
     app = run_app('micropython', 'restapi_small', heapsize=API_HEAP, mpy=True)
-    failures = []
 
-    def client(index):
-        conn = http.client.HTTPConnection(app.host, app.port, timeout=20)
-        try:
-            for n in range(30):
-                status, _, body = fetch(app, 'PUT', '/api/items/%d?n=%d' % (index, n),
-                                        {'v': n}, conn=conn)
-                if status != 201 or json.loads(body) != {'n': str(n), 'v': n}:
-                    failures.append((index, n, status, body[:80]))
-                if fetch(app, 'GET', '/api/items/99', conn=conn)[0] != 404:
-                    failures.append((index, n, '404'))
-                status, _, body = fetch(app, 'GET', '/api/events', conn=conn)
-                if status != 200 or json.loads(body) != list(range(20)):
-                    failures.append((index, n, status, body[:80]))
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            failures.append((index, 'error', repr(exc)))
-        finally:
-            conn.close()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    def work(conn, index):
+        for n in range(30):
+            status, _, body = fetch(app, 'PUT', '/api/items/%d?n=%d' % (index, n),
+                                    {'v': n}, conn=conn)
+            if status != 201 or json.loads(body) != {'n': str(n), 'v': n}:
+                yield (index, n, status, body[:80])
+            if fetch(app, 'GET', '/api/items/99', conn=conn)[0] != 404:
+                yield (index, n, '404')
+            status, _, body = fetch(app, 'GET', '/api/events', conn=conn)
+            if status != 200 or json.loads(body) != list(range(20)):
+                yield (index, n, status, body[:80])
+    failures = parallel_clients(
+        work, lambda: http.client.HTTPConnection(app.host, app.port, timeout=20))
     assert failures == [], app.output()
     assert app.alive(), app.output()

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from conftest import (INTERPRETERS, ROOT, APPS, free_port, micropython_command, raw_exchange,
-                      recv_until_close, start_app, status_of)
+from conftest import (INTERPRETERS, ROOT, APPS, free_port, parallel_clients, raw_exchange,
+                      recv_until_close, run_apps_script, start_app, status_of)
 
 MAKE_CERT = os.path.join(ROOT, 'tools', 'make_cert.py')
 HAVE_WEBSOCKETS_PLUGIN = os.path.exists(
@@ -70,7 +70,11 @@ def https(app, cafile, timeout=20):
 
 
 def get(app, cafile, path='/', headers=None):
-    conn = https(app, cafile)
+    return get_on(https(app, cafile), path, headers)
+
+
+def get_on(conn, path, headers=None):
+    """GET ``path`` on the new connection ``conn``, then close it: ``(status, headers, body)``."""
     try:
         conn.request('GET', path, headers=headers or {})
         resp = conn.getresponse()
@@ -189,13 +193,7 @@ def test_wss_echo(dual, certs):
 # -- HTTP beside HTTPS --------------------------------------------------------
 
 def http_get(port, path, headers=None, host='127.0.0.1'):
-    conn = http.client.HTTPConnection(host, port, timeout=10)
-    try:
-        conn.request('GET', path, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
-    finally:
-        conn.close()
+    return get_on(http.client.HTTPConnection(host, port, timeout=10), path, headers)
 
 
 def test_http_redirects_to_https_keeping_path_and_query(dual, certs):
@@ -324,17 +322,7 @@ def two_free_ports():
 
 def startup_errors(staged, interp, tmp_path):
     """Run tests/apps/ssl_errors.py; returns its lines (one per bad case)."""
-    script = os.path.join(APPS, 'ssl_errors.py')
-    env = dict(os.environ)
-    if interp == 'cpython':
-        cmd = [sys.executable, script]
-        env['PYTHONPATH'] = staged['py']
-    else:
-        cmd = [micropython_command(), script]
-        env['MICROPYPATH'] = staged['py'] + ':.frozen'
-    ports = [str(port) for port in two_free_ports()]
-    out = subprocess.run(cmd + [str(tmp_path)] + ports, env=env, cwd=APPS, text=True,
-                         capture_output=True, timeout=60)
+    out = run_apps_script(staged, interp, 'ssl_errors', tmp_path, *two_free_ports(), cwd=APPS)
     assert out.returncode == 0, out.stdout + out.stderr
     return dict(line.split(' ', 1) for line in out.stdout.splitlines())
 
@@ -548,26 +536,15 @@ def test_tls_clients_in_a_small_heap(staged, certs):
     app = start_app(staged, 'micropython', 'ssl_small', certs['ec'] + '.crt',
                     certs['ec'] + '.key', heapsize=TLS_HEAP, mpy=True)
     cafile = certs['ec'] + '.crt'
-    failures = []
 
-    def client(index):
-        conn = https(app, cafile)
-        try:
-            for n in range(50):
-                conn.request('GET', '/')
-                resp = conn.getresponse()
-                if resp.status != 200 or resp.read() != b'<h1>hi</h1>':
-                    failures.append((index, n, resp.status))
-        except (OSError, http.client.HTTPException) as e:
-            failures.append((index, repr(e)))
-        finally:
-            conn.close()
+    def work(conn, index):
+        for n in range(50):
+            conn.request('GET', '/')
+            resp = conn.getresponse()
+            if resp.status != 200 or resp.read() != b'<h1>hi</h1>':
+                yield (index, n, resp.status)
     try:
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        failures = parallel_clients(work, lambda: https(app, cafile))
         assert failures == [], app.output()
         assert app.alive(), app.output()
     finally:

@@ -9,20 +9,17 @@ tests/test_websockets_browser.py.
 import base64
 import contextlib
 import hashlib
-import http.client
 import json
 import os
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import (APPS, INTERPRETERS, micropython_command, recv_until_close, start_app,
+from conftest import (INTERPRETERS, get_json, recv_until_close, run_apps_script, start_app,
                       status_of)
 
 websockets = pytest.importorskip(
@@ -53,12 +50,7 @@ def open_ws(srv, path, **kwargs):
 
 
 def events(srv):
-    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
-    try:
-        conn.request('GET', '/events')
-        return json.loads(conn.getresponse().read())
-    finally:
-        conn.close()
+    return get_json(srv, '/events')
 
 
 def wait_for_event(srv, predicate, timeout=10):
@@ -462,10 +454,7 @@ def test_a_slow_client_is_dropped_and_never_blocks_the_others(srv):
     result = {}
 
     def blast():
-        conn = http.client.HTTPConnection(srv.host, srv.port, timeout=60)
-        conn.request('GET', '/blast?n=%d&size=%d' % (count, size))
-        result.update(json.loads(conn.getresponse().read()))
-        conn.close()
+        result.update(get_json(srv, '/blast?n=%d&size=%d' % (count, size), timeout=60))
     with open_ws(srv, '/live') as fast:
         assert fast.recv(timeout=10) == 'joined'
         thread = threading.Thread(target=blast)
@@ -516,14 +505,7 @@ def test_a_failing_callback_closes_1011_and_on_close_still_runs(srv):
 # -- arguments ---------------------------------------------------------------------
 
 def test_wrong_arguments_name_the_argument(staged, interp):
-    script = os.path.join(APPS, 'websockets_args.py')
-    if interp == 'cpython':
-        command = [sys.executable, script]
-        env = dict(os.environ, PYTHONPATH=staged['py'])
-    else:
-        command = [micropython_command(), script]
-        env = dict(os.environ, MICROPYPATH=staged['mpy'] + ':.frozen')
-    out = subprocess.run(command, env=env, text=True, capture_output=True, timeout=60).stdout
+    out = run_apps_script(staged, interp, 'websockets_args', mpy=True).stdout
     lines = out.splitlines()
     assert lines[-1:] == ['DONE'], out
     for line in lines[:-1]:
@@ -555,12 +537,7 @@ BYTES_PER_WEBSOCKET_CEILING = 5 * 1024
 
 
 def heap_in_use(app):
-    conn = http.client.HTTPConnection(app.host, app.port, timeout=10)
-    try:
-        conn.request('GET', '/mem')
-        return json.loads(conn.getresponse().read())['alloc']
-    finally:
-        conn.close()
+    return get_json(app, '/mem')['alloc']
 
 
 def test_twenty_idle_websockets_in_a_small_micropython_heap(staged):

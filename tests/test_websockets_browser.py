@@ -9,49 +9,26 @@ Needs Debian ``chromium`` and ``chromium-driver`` and PyPI ``selenium``; skipped
 without them. Everything stays on 127.0.0.1 (the flags keep Chromium off the network).
 """
 import json
-import os
 
 import pytest
 
-from conftest import INTERPRETERS, start_app
+from conftest import INTERPRETERS, browser_missing, start_app, start_browser
 
-CHROMIUM = '/usr/bin/chromium'
-CHROMEDRIVER = '/usr/bin/chromedriver'
-FLAGS = ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-         '--disable-background-networking', '--disable-component-update', '--disable-sync',
-         '--no-first-run')
-
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:
-    webdriver = None
-
-_MISSING = [what for what, present in (
-    (CHROMIUM + ' (Debian package chromium)', os.path.exists(CHROMIUM)),
-    (CHROMEDRIVER + ' (Debian package chromium-driver)', os.path.exists(CHROMEDRIVER)),
-    ('the selenium package (pip install selenium)', webdriver is not None)) if not present]
-pytestmark = pytest.mark.skipif(bool(_MISSING), reason='the real-browser WebSocket test needs '
-                                + ', '.join(_MISSING))
+pytestmark = pytest.mark.skipif(bool(browser_missing()), reason='the real-browser WebSocket test '
+                                'needs ' + ', '.join(browser_missing()))
 
 
 @pytest.fixture(scope='module')
 def browser():
-    options = Options()
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.binary_location = CHROMIUM
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = start_browser()
     yield driver
     driver.quit()
 
 
 @pytest.mark.parametrize('interp', INTERPRETERS)
 def test_browser_echoes_text_and_binary_and_sees_both_closes(staged, browser, interp):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
     app = start_app(staged, interp, 'websockets_app')
     try:
         browser.get(app.url + '/page')

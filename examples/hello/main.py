@@ -1,4 +1,7 @@
-"""Hello world: the smallest weblet app. Run with `make demo`."""
+"""Hello world: the smallest weblet app.
+
+Run it with the lib on the path: `MICROPYPATH=build/lib:.frozen .venv/bin/micropython examples/hello/main.py`.
+"""
 from weblet import App
 
 app = App()
