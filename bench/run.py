@@ -33,7 +33,7 @@ import stage  # noqa: E402  (tools/stage.py)
 
 FRAMEWORKS = ('weblet', 'microdot', 'raw')
 INTERPRETERS = ('cpython', 'micropython')
-POST_BODY = json.dumps({'items': ['x' * 8] * 90, 'n': 1})[:1024]
+POST_BODY = json.dumps({'items': ['item%03d' % i for i in range(80)], 'n': 1})  # ~1 KB
 
 
 class Scenario:
@@ -110,11 +110,12 @@ def free_port():
 class Server:
     """A benchmark app in a subprocess, ready once its port accepts connections."""
 
-    def __init__(self, paths, framework, interp, heapsize=None):
+    def __init__(self, paths, framework, interp, heapsize=None, hello_only=False):
         self.port = free_port()
         py_path, mpy_path = paths[framework]
         script = os.path.join(APPS, framework + '_app.py')
-        args = [str(self.port), paths['static']]
+        # hello_only: no static files or WebSockets, for the memory figures.
+        args = [str(self.port), '-' if hello_only else paths['static']]
         env = dict(os.environ)
         if interp == 'cpython':
             cmd = [sys.executable, script] + args
@@ -248,7 +249,7 @@ def hammer(port, clients=4, requests_each=125):
 
 def serves_in(paths, framework, kilobytes):
     try:
-        with Server(paths, framework, 'micropython', '%dK' % kilobytes) as server:
+        with Server(paths, framework, 'micropython', '%dK' % kilobytes, True) as server:
             return hammer(server.port) == 0
     except RuntimeError:  # could not even start
         return False
@@ -276,7 +277,7 @@ def mem_alloc(port):
 
 
 def heap_per_idle_connection(paths, framework, count=100):
-    with Server(paths, framework, 'micropython', '1024K') as server:
+    with Server(paths, framework, 'micropython', '1024K', True) as server:
         mem_alloc(server.port)
         before = mem_alloc(server.port)
         idle = []
@@ -352,7 +353,7 @@ def report(results, memory, scenarios, interps, runs, seconds):
                 return text + (' **%d errors**' % errors if errors else '')
 
             def ratio(other):
-                if 'weblet' not in cells or other not in cells:
+                if 'weblet' not in cells or other not in cells or not cells[other][0]:
                     return 'n/a'
                 return '%.2f' % (cells['weblet'][0] / cells[other][0])
             lines.append('| %s | %s | %s | %s | %s | %s |' % (
@@ -361,6 +362,10 @@ def report(results, memory, scenarios, interps, runs, seconds):
         lines.append('')
     if memory:
         lines += ['## Memory (MicroPython unix port, 64-bit, .mpy files)', '',
+                  'Heap after importing each weblet package (every module it installs, '
+                  'so lazily imported ones count too), from `tools/footprint.py`:', '']
+        lines += footprint_table()
+        lines += ['', 'Against the peers:', '',
                   '| | weblet | Microdot | raw asyncio |', '|---|---|---|---|']
         rows = (('heap after import (bytes)', 'import', '%d'),
                 ('smallest -X heapsize for 500 requests, 4 keep-alive clients (KB)',
@@ -371,8 +376,22 @@ def report(results, memory, scenarios, interps, runs, seconds):
             lines.append('| %s | %s |' % (title, ' | '.join(
                 fmt % memory[f][key] if memory[f][key] is not None else 'n/a'
                 for f in FRAMEWORKS)))
+        lines += ['', 'The memory figures use each framework\'s hello-world app alone (no static '
+                  'files or WebSockets). A figure near 0 bytes per idle connection means the '
+                  'server closed the connections after answering (Microdot answers HTTP/1.0 '
+                  'without keep-alive), so nothing stayed open to measure.']
         lines.append('')
     return '\n'.join(lines)
+
+
+def footprint_table():
+    """Flash and heap of each package, core + each plugin and everything, as markdown rows."""
+    import footprint
+    rows, _ = footprint.measure()
+    lines = ['| packages | files | flash (.mpy bytes) | heap after import (bytes) |',
+             '|---|---|---|---|']
+    lines += ['| %s | %d | %d | %d |' % tuple(row) for row in rows]
+    return lines
 
 
 def chart(results, scenarios, interps, path):

@@ -1,11 +1,11 @@
-"""Microdot side of the benchmarks. argv: PORT [STATIC_ROOT]"""
+"""Microdot side of the benchmarks. argv: PORT [STATIC_ROOT | - for hello world alone]"""
 import gc
 import sys
 
 from microdot import Microdot, send_file
 
 app = Microdot()
-STATIC = sys.argv[2] if len(sys.argv) > 2 else None
+STATIC = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] != '-' else None
 
 
 @app.route('/')
@@ -29,21 +29,18 @@ async def mem(req):
     return {'alloc': gc.mem_alloc() if hasattr(gc, 'mem_alloc') else 0}
 
 
-@app.get('/static/<path:name>')
-async def static(req, name):
-    return send_file(STATIC + '/' + name)
-
-
-try:
+if STATIC:
     from microdot.websocket import with_websocket
+
+    @app.get('/static/<path:name>')
+    async def static(req, name):
+        return send_file(STATIC + '/' + name)
 
     @app.route('/ws')
     @with_websocket
     async def echo_ws(req, ws):
         while True:
             await ws.send(await ws.receive())
-except ImportError:  # microdot's websocket module not installed
-    pass
 
 
 app.run(host='127.0.0.1', port=int(sys.argv[1]))

@@ -1,4 +1,4 @@
-"""weblet side of the benchmarks. argv: PORT [STATIC_ROOT]"""
+"""weblet side of the benchmarks. argv: PORT [STATIC_ROOT | - for hello world alone]"""
 import gc
 import sys
 
@@ -29,19 +29,16 @@ def mem(req):
     return {'alloc': gc.mem_alloc() if hasattr(gc, 'mem_alloc') else 0}
 
 
-if len(sys.argv) > 2:
+if len(sys.argv) > 2 and sys.argv[2] != '-':
     from weblet.static import Static
-    app.use(Static(sys.argv[2], prefix='/static', max_age=0))
-
-try:
     from weblet.websockets import websocket
+
+    app.use(Static(sys.argv[2], prefix='/static', max_age=0))
 
     @app.route('/ws')
     @websocket(max_message=1024)
     async def echo_ws(req, ws):
         async for message in ws:
             await ws.send(message)
-except ImportError:  # weblet-websockets not installed: no WebSocket scenario
-    pass
 
 app.run('127.0.0.1', int(sys.argv[1]))
