@@ -9,6 +9,7 @@ tests/test_websockets_browser.py.
 import base64
 import contextlib
 import hashlib
+import http.client
 import json
 import os
 import socket
@@ -565,3 +566,18 @@ def test_twenty_idle_websockets_in_a_small_micropython_heap(staged):
         for ws in sockets:
             ws.shut()
         app.stop()
+
+
+@pytest.mark.parametrize('interp', INTERPRETERS)
+def test_shutdown_closes_open_websockets_with_going_away(run_app, interp):
+    app = run_app(interp, 'websockets_echo')
+    with connect('ws://127.0.0.1:%d/' % app.port, open_timeout=10) as ws:
+        ws.send('before')
+        assert ws.recv(timeout=10) == 'before'
+        trigger = http.client.HTTPConnection(app.host, app.port, timeout=10)
+        trigger.request('GET', '/shutdown')
+        assert trigger.getresponse().read() == b'bye'
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+    assert app.wait_exit(10) == 0

@@ -1,7 +1,8 @@
 """An echo WebSocket at / (for the conformance suite and the memory test).
 
 argv: PORT [max_message] [max_connections]. ``GET /mem`` answers the heap in use
-after a collection (MicroPython only; ``-1`` on CPython).
+after a collection (MicroPython only; ``-1`` on CPython); ``GET /shutdown`` shuts
+the app down.
 """
 import gc
 
@@ -17,6 +18,13 @@ app = App(max_connections=int(arg(2, 8)))
 async def echo(req, ws):
     async for message in ws:
         await ws.send(message)
+
+
+@app.get('/shutdown')
+async def shutdown(req):
+    import asyncio
+    asyncio.create_task(app.shutdown(0.2))
+    return 'bye'
 
 
 @app.get('/mem')

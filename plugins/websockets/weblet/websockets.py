@@ -291,6 +291,15 @@ class WebSocket:
             await self.close()
         except OSError:  # the connection is gone
             pass
+        except asyncio.CancelledError:  # the server is shutting down: say "going away"
+            if not self.closed:
+                self.closed = True
+                self.close_code = 1001
+                try:
+                    await self._write(*_frame(b'\x03\xe9', 8))
+                except (OSError, asyncio.CancelledError):
+                    pass
+            raise
         except Exception as exc:  # the handler failed: log it, tell the peer
             req.app.log('ERROR', 'WebSocket %s: %r' % (req.path, exc))
             await self.close(1011)
