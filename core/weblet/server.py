@@ -220,7 +220,10 @@ class Server:
                     conn.pos = 0
                     conn.idle = False
                 conn.wait(self.app.request_timeout)  # for the whole head
-                if not await self._exchange(conn):
+                keep = await self._exchange(conn)
+                if keep is not True:
+                    if keep:  # a take-over, run from here so the request's frame is gone
+                        await keep(conn)
                     break
         except CancelledError:
             if hasattr(conn.task, 'uncancel'):  # CPython: handled here, later awaits are fine
@@ -301,7 +304,11 @@ class Server:
             await conn._fill()
 
     async def _exchange(self, conn):
-        """Read one request, dispatch it and write the response; True to keep the connection."""
+        """Read one request, dispatch it and write the response.
+
+        Returns True to keep the connection, False to close it, or the
+        response's ``takeover`` function when a handler takes it over.
+        """
         app = self.app
         head = await self._read_head(conn)
         conn.deadline = None
@@ -328,8 +335,7 @@ class Server:
             keep = keep and not body.broken
         keep = await self._send(conn, req, resp, keep)
         if resp.takeover is not None:
-            await resp.takeover(conn)
-            return False
+            return resp.takeover
         if keep and body is not None:
             keep = await body.discard(app.max_body)
         conn.wait(app.keepalive_timeout)
