@@ -28,9 +28,10 @@ stage: $(STAMP)
 	$(PYTHON) tools/stage.py build/lib
 	$(PYTHON) tools/stage.py build/lib-mpy --mpy
 
-test: stage
-	$(PYTHON) -m pytest -q tests
+# The docs first, so pytest's summary is the last thing a run prints.
+test: stage system-deps
 	$(MAKE) docs
+	$(PYTHON) -m pytest -q tests
 
 # docs/ is optional until docs/conf.py exists; from then on warnings fail the build.
 docs: $(STAMP)
