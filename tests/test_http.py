@@ -241,6 +241,7 @@ def test_error_after_headers_closes_without_second_status(srv):
     assert raw.count(b'HTTP/1.1') == 1
     assert b'first;' in raw and not raw.endswith(b'0\r\n\r\n')
     assert get(srv, '/')[0] == 200
+    assert srv.wait_output("ValueError('boom mid-stream'")  # through app.log
 
 
 def test_exception_is_500_without_traceback(srv):

@@ -431,7 +431,7 @@ def test_error_after_the_first_chunk_closes_the_connection(srv):
     assert b'x' * 500 in body  # the first chunk went out before the error
     assert not body.endswith(b'0\r\n\r\n')  # no last chunk: the client sees a cut body
     assert text(srv, '/render/if.pyhtml?x=a') == 'A|only-a|not-b'
-    # Reported by asyncio's exception handler (the core does not log it itself).
+    # Logged through app.log by the core, naming the template and line.
     wait_output(srv, 'err/late.pyhtml, line 2: ZeroDivisionError')
 
 

@@ -235,8 +235,10 @@ class Server:
         except MemoryError:
             conn.buf = b''
             await self._send_error(conn, HTTPError(503))
-        except (OSError, EOFError, EOFError):
+        except (OSError, EOFError):
             pass
+        except Exception as e:  # a streamed body or a take-over failed: log it, close
+            self.app.log('ERROR', 'connection from %s failed: %r' % (conn.client, e))
         finally:
             self.connections.discard(conn)
             conn.deadline = None
