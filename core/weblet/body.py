@@ -1,12 +1,9 @@
 """Message bodies on a connection: reading request bodies (Content-Length or
 chunked) as an async stream, and writing streamed response bodies."""
-import sys
+from .protocol import HTTPError, HEX_DIGITS
+from .app import MICROPYTHON
 
-from .protocol import HTTPError
-
-MICROPYTHON = sys.implementation.name == 'micropython'
 READ_SIZE = 1024
-_HEX = '0123456789abcdefABCDEF'
 
 
 def parse_chunk_size(line):
@@ -17,7 +14,7 @@ def parse_chunk_size(line):
     if not line or len(line) > 8:
         raise HTTPError(400, 'bad chunk size')
     for c in line:
-        if chr(c) not in _HEX:
+        if chr(c) not in HEX_DIGITS:
             raise HTTPError(400, 'bad chunk size')
     return int(line, 16)
 

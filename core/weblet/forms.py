@@ -4,9 +4,7 @@ forms, cookies and building URLs for ``url_for``.
 Imported the first time a request needs one of them, so a device whose
 requests never do pays nothing for this module.
 """
-from .protocol import HTTPError
-
-_HEX = '0123456789abcdefABCDEF'
+from .protocol import HTTPError, HEX_DIGITS
 _UNRESERVED = b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
 
 
@@ -22,7 +20,7 @@ def unquote(text, plus=False):
     parts = text.split('%')
     out = bytearray(parts[0].encode())
     for part in parts[1:]:
-        if len(part) < 2 or part[0] not in _HEX or part[1] not in _HEX:
+        if len(part) < 2 or part[0] not in HEX_DIGITS or part[1] not in HEX_DIGITS:
             raise HTTPError(400, 'bad percent-encoding')
         out.append(int(part[:2], 16))
         out.extend(part[2:].encode())

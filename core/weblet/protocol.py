@@ -26,6 +26,7 @@ _REASONS = (
 # Bytes that may not appear in a token (RFC 9110 section 5.6.2), besides
 # controls, space and anything outside ASCII.
 _DELIMITERS = b'"(),/:;<=>?@[\\]{}'
+HEX_DIGITS = '0123456789abcdefABCDEF'  # percent-escapes and chunk sizes
 
 
 def reason(status):

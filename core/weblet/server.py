@@ -158,14 +158,17 @@ class Server:
         from asyncio import core
         while True:
             yield core._io_queue.queue_read(listener)
-            client = None
+            client = tcp = None
             try:
                 client, address = listener.accept()
+                tcp = client
                 if ssl is not None:
                     client = ssl.wrap_socket(client, server_side=True,
                                              do_handshake_on_connect=False)
                 client.setblocking(False)
-                stream = asyncio.StreamReader(client, {'peername': address})
+                # 'tcp': the socket under TLS, closed by _serve too, since a TLS
+                # socket whose handshake failed lets go of it without closing it.
+                stream = asyncio.StreamReader(client, {'peername': address, 'tcp': tcp})
                 asyncio.create_task(self._serve(stream, stream))
             except (OSError, MemoryError) as e:
                 if client is not None:
@@ -252,7 +255,9 @@ class Server:
             try:
                 writer.close()
                 await writer.wait_closed()
-            except (OSError, CancelledError):  # a reset peer, or shutdown cancelling us
+                if MICROPYTHON:
+                    writer.get_extra_info('tcp').close()
+            except (OSError, CancelledError, KeyError):  # a reset peer, or shutdown cancelling us
                 pass
 
     async def _send_error(self, conn, error):

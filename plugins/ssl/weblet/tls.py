@@ -25,7 +25,6 @@ else:
 
 _HOST_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_[]:'
 _PATH_SAFE = "/!$&'()*+,;=:@"
-_POLLNVAL = 0x20  # what polling a closed or failed TLS socket reports
 
 
 def _named(which, value):
@@ -84,51 +83,6 @@ def _load_pem(ctx, cert, key):
         for path, made in paths:
             if made:
                 os.remove(path)
-
-
-class _Context:
-    """MicroPython: the ``SSLContext``, closing the TCP socket of each failed handshake.
-
-    When a handshake fails inside a read or write, mbedTLS's socket lets go of
-    the TCP socket under it without closing it, and its own ``close()`` then
-    does nothing: the peer is never answered and the socket leaks. So each
-    TCP socket is kept with its TLS socket, and once a second (while there are
-    any) those whose TLS socket polls as invalid (closed or failed) are closed
-    (closing a closed one does nothing). Only invalid ones: a live connection
-    whose peer hung up is left to the server, which is using it.
-    """
-
-    def __init__(self, context):
-        self.context = context
-        self.sockets = []  # (TLS socket, TCP socket) pairs
-
-    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
-                    server_hostname=None):
-        wrapped = self.context.wrap_socket(sock, server_side=server_side,
-                                           do_handshake_on_connect=do_handshake_on_connect,
-                                           server_hostname=server_hostname)
-        if not self.sockets:
-            import asyncio
-            asyncio.create_task(self.sweep())
-        self.sockets.append((wrapped, sock))
-        return wrapped
-
-    async def sweep(self):
-        import asyncio
-        import select
-        while self.sockets:
-            await asyncio.sleep(1)
-            poller = select.poll()
-            alive = []
-            for pair in self.sockets:
-                poller.register(pair[0], 0)
-                events = poller.poll(0)
-                if events and events[0][1] & _POLLNVAL:
-                    pair[1].close()
-                else:
-                    alive.append(pair)
-                poller.unregister(pair[0])
-            self.sockets = alive
 
 
 class TLS:
@@ -214,7 +168,7 @@ class TLS:
                     if 'MISMATCH' in message or 'NO_CERTIFICATE_ASSIGNED' in message:
                         message = 'the key does not match the certificate: ' + message
                 raise ValueError('TLS(%s): %s' % (named, message))
-            self._context = _Context(ctx) if MICROPYTHON else ctx
+            self._context = ctx
         return self._context
 
     async def start(self, app, https_port=443, http_port=80, redirect=True, hsts=False,
