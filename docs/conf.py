@@ -14,6 +14,14 @@ import weblet  # noqa: E402
 weblet.__path__ += sorted(glob.glob(os.path.abspath(os.path.join(
     os.path.dirname(__file__), '..', 'plugins', '*', 'weblet'))))
 
+# App binds its setup methods (route, use, start, ...) from weblet.appsetup on
+# first use, so that a serving device can unload them: document them as App's.
+from weblet.appsetup import AppSetup  # noqa: E402
+
+for _name, _member in vars(AppSetup).items():
+    if not _name.startswith('_') or _name == '__init__':
+        setattr(weblet.App, _name, _member)
+
 project = 'weblet'
 author = 'weblet contributors'
 copyright = 'weblet contributors'

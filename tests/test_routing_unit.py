@@ -12,7 +12,8 @@ import pytest  # noqa: E402
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from weblet import App, HTTPError, Response, abort  # noqa: E402
-from weblet.app import CONVERTERS, Route, make_response  # noqa: E402
+from weblet.app import CONVERTERS, make_response  # noqa: E402
+from weblet.appsetup import compile_route as Route  # noqa: E402
 from weblet.forms import build_path, unquote  # noqa: E402
 from weblet.protocol import Headers, format_head, parse_head  # noqa: E402
 

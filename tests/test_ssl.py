@@ -367,7 +367,9 @@ def test_import_heap_on_micropython(staged):
     from test_memory import import_cost
     cost = import_cost(staged, 'weblet.tls') - import_cost(staged, 'weblet')
     print('import weblet.tls: %d bytes of heap' % cost)
-    assert cost < 8 * 1024
+    # Includes the names (qstrs) it shares with weblet.appsetup, which
+    # ``import weblet`` no longer loads.
+    assert cost < 9 * 1024
 
 
 # -- faults do not stop the server ---------------------------------------------

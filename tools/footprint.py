@@ -208,7 +208,8 @@ def render(rows: list[Row], runtime: str) -> str:
         "``gc.mem_alloc()`` growth from importing every module of the package after",
         "``gc.collect()``, with ``asyncio`` already imported; a plugin's own row",
         "assumes the core is already imported. A 32-bit microcontroller needs roughly",
-        "half these heap figures.",
+        "half these heap figures. Names (qstrs) go into pools that grow in steps of",
+        "a few KB, so a row may pay for a step that earlier imports made necessary.",
         "",
     ]
     return "\n".join(lines + table(rows)) + "\n"

@@ -290,36 +290,16 @@ CONVERTERS = {'str': (str, str), 'int': (_parse_int, str), 'path': (str, str)}
 
 
 class Route:
-    """A compiled URL pattern and its handlers, per method.
+    """A compiled URL pattern and its handlers, per method (made by ``App.route``).
 
-    ``segments`` is ``None`` for a pattern without parameters, else a list
-    of literal strings and ``(prefix, converter, name, suffix)`` tuples.
+    ``pattern`` is the pattern as registered, ``handlers`` maps methods to
+    handlers, ``segments`` is ``None`` for a pattern without parameters,
+    else a list of literal strings and ``(prefix, converter, name, suffix)``
+    tuples, and ``greedy`` says it ends with a ``<path:...>`` parameter.
     """
 
-    def __init__(self, pattern):
-        self.pattern = pattern
-        self.handlers = {}
-        self.segments = None
-        self.greedy = False  # ends with a <path:...> parameter
-        if '<' not in pattern:
-            return
-        self.segments = []
-        parts = pattern.split('/')
-        for index, part in enumerate(parts):
-            start = part.find('<')
-            end = part.find('>', start)
-            if start < 0:
-                self.segments.append(part)
-                continue
-            kind, _, name = part[start + 1:end].rpartition(':')
-            kind = kind or 'str'
-            if (end < 0 or kind not in CONVERTERS or not name or '<' in part[end:]
-                    or name in [s[2] for s in self.segments if isinstance(s, tuple)]):
-                raise ValueError('route(path=%r): bad parameter %r' % (pattern, part))
-            if kind == 'path' and (index != len(parts) - 1 or part[end + 1:]):
-                raise ValueError('route(path=%r): <path:%s> must end it' % (pattern, name))
-            self.segments.append((part[:start], kind, name, part[end + 1:]))
-            self.greedy = kind == 'path'
+    segments = None
+    greedy = False
 
     def match(self, parts):
         """Route parameters for path ``parts`` (the path split on '/'), or None."""
@@ -355,7 +335,8 @@ def _allowed(handlers):
     return ', '.join(methods)
 
 
-def _log_to_console(level, message):
+def log_to_console(level, message):
+    """``App.log``'s default: print WARN and ERROR lines."""
     if level == 'WARN' or level == 'ERROR':
         print('weblet %s: %s' % (level, message))
 
@@ -394,86 +375,22 @@ class App:
 
     stream_chunk_size = 1024  # bytes per write of a streamed body: 512 halves file speed
 
-    def __init__(self, max_body=16 * 1024, max_header_bytes=4096, max_headers=32,
-                 max_line=2048, request_timeout=5, keepalive_timeout=15,
-                 max_connections=8, debug=False):
-        limits = {'max_body': max_body, 'max_header_bytes': max_header_bytes,
-                  'max_headers': max_headers, 'max_line': max_line,
-                  'request_timeout': request_timeout, 'keepalive_timeout': keepalive_timeout,
-                  'max_connections': max_connections}
-        for name, value in limits.items():
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ValueError('App(%s=%r): must be a positive number' % (name, value))
-            setattr(self, name, value)
-        self.debug = debug
-        self.log = _log_to_console
-        self.server = None
-        self._static = {}    # pattern -> Route, for patterns without parameters
-        self._dynamic = []   # Routes with parameters, in registration order
-        self._names = {}     # name -> Route
-        self._mounts = []    # (prefix, App)
-        self._before = []
-        self._after = []
-        self._errors = {}    # status or exception class -> handler
-        self._startup = []
-        self._shutdown = []
-        self._plugins = []
+    # The setup methods (route, get, post, put, patch, delete, mount, use,
+    # before_request, after_request, errorhandler, on_startup, on_shutdown,
+    # start, shutdown) are weblet.appsetup.AppSetup's: loaded on first use,
+    # unloaded once the server listens, so a serving device does not hold them.
 
-    # -- registration -------------------------------------------------------
+    def __init__(self, *args, **kwargs):
+        from .appsetup import AppSetup
+        AppSetup.__init__(self, *args, **kwargs)
 
-    def route(self, path, methods=None, name=None):
-        """Register the decorated function for ``path``.
-
-        :param path: a pattern such as ``'/led/<int:pin>'``: parameters are
-            ``<name>``, ``<int:name>``, ``<path:name>`` or a custom
-            converter, optionally with literal text around them in one
-            segment (``'/<name>.json'``).
-        :param methods: list of methods, default ``['GET']`` (HEAD follows GET).
-        :param name: the name for :meth:`url_for` (default: the function name).
-        """
-        if not isinstance(path, str) or path[:1] != '/':
-            raise ValueError("route(path=%r): must be a str starting with '/'" % (path,))
-        if methods is None:
-            methods = ['GET']
-        elif isinstance(methods, str) or not methods:
-            raise ValueError('route(methods=%r): must be a non-empty list' % (methods,))
-        route = self._static.get(path)
-        for known in self._dynamic:
-            if known.pattern == path:
-                route = known
-        if route is None:
-            route = Route(path)
-            if route.segments is None:
-                self._static[path] = route
-            else:
-                self._dynamic.append(route)
-
-        def register(handler):
-            for method in methods:
-                route.handlers[method.upper()] = handler
-            self._names[name or handler.__name__] = route
-            return handler
-        return register
-
-    def get(self, path, name=None):
-        """Shortcut for ``route(path, methods=['GET'], name=name)``."""
-        return self.route(path, ['GET'], name)
-
-    def post(self, path, name=None):
-        """Shortcut for ``route(path, methods=['POST'], name=name)``."""
-        return self.route(path, ['POST'], name)
-
-    def put(self, path, name=None):
-        """Shortcut for ``route(path, methods=['PUT'], name=name)``."""
-        return self.route(path, ['PUT'], name)
-
-    def patch(self, path, name=None):
-        """Shortcut for ``route(path, methods=['PATCH'], name=name)``."""
-        return self.route(path, ['PATCH'], name)
-
-    def delete(self, path, name=None):
-        """Shortcut for ``route(path, methods=['DELETE'], name=name)``."""
-        return self.route(path, ['DELETE'], name)
+    def __getattr__(self, name):
+        if name[:1] != '_':
+            from .appsetup import AppSetup
+            method = getattr(AppSetup, name, None)
+            if method is not None:
+                return lambda *args, **kwargs: method(self, *args, **kwargs)
+        raise AttributeError(name)
 
     @staticmethod
     def add_converter(name, parse, to_url=str):
@@ -490,55 +407,6 @@ class App:
         if not callable(parse) or not callable(to_url):
             raise ValueError('add_converter(%r): parse and to_url must be callable' % (name,))
         CONVERTERS[name] = (parse, to_url)
-
-    def mount(self, prefix, app):
-        """Serve ``app``'s routes under ``prefix``; its hooks apply to its routes only."""
-        if not isinstance(prefix, str) or prefix[:1] != '/' or prefix[-1:] == '/':
-            raise ValueError("mount(prefix=%r): must start, and not end, with '/'" % (prefix,))
-        if not isinstance(app, App):
-            raise ValueError('mount(app=%r): must be an App' % (app,))
-        self._mounts.append((prefix, app))
-
-    def use(self, plugin):
-        """Install ``plugin`` (calls ``plugin.install(self)`` once); returns the plugin."""
-        if not hasattr(plugin, 'install'):
-            raise ValueError('use(plugin=%r): a plugin needs an install(app) method' % (plugin,))
-        if plugin not in self._plugins:
-            self._plugins.append(plugin)
-            plugin.install(self)
-        return plugin
-
-    def before_request(self, fn):
-        """Run ``fn(req)`` before each handler; a result other than None is the answer."""
-        self._before.append(fn)
-        return fn
-
-    def after_request(self, fn):
-        """Run ``fn(req, resp)`` on each response; a result other than None replaces it."""
-        self._after.append(fn)
-        return fn
-
-    def errorhandler(self, key):
-        """Handle an HTTP status (``int``) or an exception class with ``fn(req, exc)``."""
-        if not isinstance(key, int) and not (isinstance(key, type)
-                                             and issubclass(key, BaseException)):
-            raise ValueError('errorhandler(%r): must be a status or an exception class' % (key,))
-
-        def register(fn):
-            self._errors[key] = fn
-            return fn
-        return register
-
-    def on_startup(self, fn):
-        """Run ``fn()`` (sync or async) when the server starts, before it listens
-        (a mounted app's run when the app it is mounted in starts)."""
-        self._startup.append(fn)
-        return fn
-
-    def on_shutdown(self, fn):
-        """Run ``fn()`` (sync or async) after the server stops."""
-        self._shutdown.append(fn)
-        return fn
 
     def url_for(self, endpoint, **params):
         """The path of the route named ``endpoint``; unused params become a query string.
@@ -650,41 +518,7 @@ class App:
         resp.headers['Content-Type'] = 'text/plain; charset=utf-8'
         return resp
 
-    # -- running ------------------------------------------------------------
-
-    async def start(self, host='127.0.0.1', port=8080, ssl=None):
-        """Start serving in the background and return the server (for composing tasks).
-
-        :param ssl: an ``ssl.SSLContext`` for HTTPS, or ``None``.
-
-        Example::
-
-            async def main():
-                await app.start('0.0.0.0', 80)
-                await sensor_loop()
-        """
-        from .server import Server
-        await self._run_hooks('_startup')
-        self.server = await Server(self).start(host, port, ssl)
-        self.log('INFO', 'listening on %s:%d' % (host, port))
-        return self.server
-
-    async def shutdown(self, timeout=1):
-        """Stop accepting, let in-flight requests finish (``timeout`` s at most), close idle ones."""
-        server = self.server
-        if server is None:
-            return
-        self.server = None
-        await server.shutdown(timeout)
-        await self._run_hooks('_shutdown')
-        server.closed.set()
-
-    async def _run_hooks(self, which):
-        """Run this app's ``_startup`` or ``_shutdown`` functions, then its mounted apps'."""
-        for fn in getattr(self, which):
-            await call(fn)
-        for _, app in self._mounts:
-            await app._run_hooks(which)
+    # -- running (start and shutdown are setup methods) ----------------------
 
     async def serve_forever(self, host='127.0.0.1', port=8080, ssl=None):
         """Start, then wait until :meth:`shutdown` has finished."""
@@ -697,4 +531,5 @@ class App:
         try:
             asyncio.run(self.serve_forever(host, port, ssl))
         except KeyboardInterrupt:
-            asyncio.run(self._run_hooks('_shutdown'))
+            from .appsetup import run_hooks
+            asyncio.run(run_hooks(self, '_shutdown'))

@@ -110,44 +110,23 @@ class Connection:
 
 
 class Server:
-    """Serves one :class:`weblet.App` on a listening socket; made by ``App.start``.
+    """Serves one :class:`weblet.App` on a listening socket; made by ``App.start``,
+    stopped by ``App.shutdown`` (both in :mod:`weblet.appsetup`).
 
     ``closed`` is an ``asyncio.Event`` set once ``App.shutdown`` has finished.
     """
 
+    # Set by AppSetup.start: the listening socket (MicroPython) or asyncio's
+    # server, the accept loop's task (MicroPython) and the watchdog's task.
+    listener = accepter = watchdog = None
+    closing = False
+    active = 0
+    _slot_freed = None
+
     def __init__(self, app):
         self.app = app
         self.connections = set()
-        self.active = 0
-        self.closing = False
         self.closed = asyncio.Event()
-        self._slot_freed = None
-        self._listener = None  # the listening socket (MicroPython) or asyncio's server
-        self._accepter = None
-        self._watchdog = None
-
-    async def start(self, host, port, ssl=None):
-        backlog = self.app.max_connections * 2
-        if MICROPYTHON:
-            import socket
-            address = socket.getaddrinfo(host, port)[0]
-            listener = socket.socket(address[0])
-            listener.setblocking(False)
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(address[-1])
-            listener.listen(backlog)
-            self._listener = listener
-            self._accepter = asyncio.create_task(self._accept(listener, ssl))
-        else:
-            extra = {}
-            if ssl is not None:
-                # CPython completes the TLS handshake before _serve runs (where the
-                # watchdog would bound it): bound it like a request head.
-                extra['ssl_handshake_timeout'] = self.app.request_timeout
-            self._listener = await asyncio.start_server(
-                self._serve, host, port, backlog=backlog, ssl=ssl, **extra)
-        self._watchdog = asyncio.create_task(self._watch())
-        return self
 
     def _accept(self, listener, ssl):
         """MicroPython's accept loop (a generator the scheduler runs as a coroutine).
@@ -391,23 +370,3 @@ class Server:
             await conn.write(head)
             await conn.write(body)
         return keep
-
-    async def shutdown(self, timeout=1):
-        """Stop accepting, close idle connections, give in-flight requests ``timeout`` s."""
-        self.closing = True
-        if MICROPYTHON:
-            self._accepter.cancel()
-        self._listener.close()
-        for conn in list(self.connections):
-            if conn.idle:
-                conn.task.cancel()
-        started = ticks_ms()
-        while self.connections and ticks_diff(ticks_ms(), started) < timeout * 1000:
-            await asyncio.sleep(0.01)
-        for conn in list(self.connections):
-            conn.task.cancel()
-        while self.connections:
-            await asyncio.sleep(0.01)
-        self._watchdog.cancel()
-        if not MICROPYTHON:
-            await self._listener.wait_closed()
