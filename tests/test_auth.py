@@ -296,7 +296,7 @@ def test_brake_lifts_after_its_window(run_app, interp):
 
 # -- Memory ---------------------------------------------------------------------------
 
-AUTH_HEAP = '88K'  # HELLO_HEAP (64K, the core's figure today) plus weblet.auth and its app
+AUTH_HEAP = '88K'  # HELLO_HEAP (64K) plus weblet.auth and its app
 
 
 def test_four_keepalive_clients_log_in_and_call_the_api_in_a_small_heap(run_app):

@@ -479,7 +479,7 @@ def test_failed_handshakes_leave_no_socket_open(run_app, interp, certs):
 
 # -- memory on MicroPython ------------------------------------------------------
 
-# The core's hello world needs HELLO_HEAP (72K) for 4 keep-alive clients today; TLS adds
+# The core's hello world passes in HELLO_HEAP (64K) with 4 keep-alive clients today; TLS adds
 # its import (about 7 KB), the SSLContext (about 3.5 KB) and 0.5 KB per connection to
 # MicroPython's heap. On the unix port mbedTLS's own buffers are on the C heap.
 TLS_HEAP = '88K'

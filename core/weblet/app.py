@@ -9,6 +9,7 @@ import sys
 from .protocol import HTTPError, Headers
 
 MICROPYTHON = sys.implementation.name == 'micropython'
+GENERATOR = type((lambda: (yield))())  # on MicroPython, coroutines too
 
 
 def abort(status, message=None):
@@ -46,7 +47,7 @@ async def call(fn, *args, **kwargs):
     result = fn(*args, **kwargs)
     if hasattr(result, '__await__'):  # a CPython coroutine
         return await result
-    if MICROPYTHON and hasattr(result, 'send'):
+    if MICROPYTHON and isinstance(result, GENERATOR):
         try:
             first = result.send(None)
         except StopIteration as done:
@@ -55,10 +56,6 @@ async def call(fn, *args, **kwargs):
             return _prepend(first, result)
         return await _resume(result)
     return result
-
-
-class State:
-    """Per-request storage for plugins, e.g. ``req.state.user``."""
 
 
 class Request:
@@ -85,18 +82,16 @@ class Request:
             return {'ok': True}
     """
 
-    _args = _cookies = _body = None
-
     def __init__(self, app, method, target, http_version, headers, stream=None, client=None):
         self.app = app
         self.method = method
         self.http_version = http_version
         self.headers = Headers()
         self.headers._values = headers
-        self._stream = stream
+        if stream is not None:
+            self.stream = stream
         self.client = client
         self.params = {}
-        self.state = State()
         if target[0] != '/':
             from .forms import origin_form
             target = origin_form(target, method)
@@ -111,61 +106,13 @@ class Request:
         else:
             self.keep_alive = 'keep-alive' in tokens
 
-    @property
-    def stream(self):
-        """The body as an async stream: ``await req.stream.read(n)``, ``b''`` at the end."""
-        if self._stream is None:
-            from .body import Body
-            self._stream = Body(None, 0)
-        return self._stream
-
-    @property
-    def args(self):
-        """The query string's arguments (multi-valued: ``args.getlist('a')``)."""
-        if self._args is None:
-            from .forms import parse_query
-            self._args = parse_query(self.query)
-        return self._args
-
-    @property
-    def cookies(self):
-        """The request's cookies as a dict."""
-        if self._cookies is None:
-            from .forms import parse_cookies
-            self._cookies = parse_cookies(self.headers.get('cookie'))
-        return self._cookies
-
-    async def body(self):
-        """The whole body as bytes; ``HTTPError(413)`` past the app's ``max_body``."""
-        if self._body is None:
-            self._body = b''
-            if self._stream is not None:
-                from .body import read_limited
-                self._body = await read_limited(self._stream, self.app.max_body)
-        return self._body
-
-    async def text(self):
-        """The body decoded as UTF-8 (``HTTPError(400)`` if it is not)."""
-        try:
-            return (await self.body()).decode()
-        except UnicodeError:
-            raise HTTPError(400, 'body is not UTF-8')
-
-    async def json(self):
-        """The body parsed as JSON (``HTTPError(400)`` if it is not valid JSON)."""
-        text = await self.text()
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise HTTPError(400, 'invalid JSON')
-
-    async def form(self):
-        """An urlencoded body as a :class:`~weblet.forms.MultiDict` (empty for other types)."""
-        from .forms import MultiDict, parse_query
-        media_type = self.headers.get('content-type', '').split(';')[0].strip().lower()
-        if media_type != 'application/x-www-form-urlencoded':
-            return MultiDict()
-        return parse_query(await self.text())
+    def __getattr__(self, name):
+        # args, cookies, state, stream, body(), text(), json() and form() are
+        # made on first use by weblet/extras.py.
+        if name[:1] == '_':
+            raise AttributeError(name)
+        from .extras import attribute, RequestExtras
+        return attribute(self, name, RequestExtras)
 
 
 class Response:
@@ -230,30 +177,12 @@ class Response:
             raise ValueError('redirect(url=%r): contains CR or LF' % url)
         return cls(None, status, {'Location': url})
 
-    def set_cookie(self, name, value, max_age=None, path='/', http_only=False,
-                   secure=False, same_site=None, domain=None, expires=None):
-        """Add a ``Set-Cookie`` header.
-
-        :param name: cookie name (an HTTP token).
-        :param value: cookie value (no ``;``, ``,``, spaces, quotes or backslashes).
-        :param max_age: lifetime in seconds; ``None`` for a session cookie.
-        :param path: the ``Path`` attribute (default ``'/'``).
-        :param http_only: hide the cookie from JavaScript.
-        :param secure: send it over HTTPS only.
-        :param same_site: ``'Strict'``, ``'Lax'`` or ``'None'``.
-        :param domain: the ``Domain`` attribute.
-        :param expires: an HTTP date for the ``Expires`` attribute.
-        :raises ValueError: naming the argument that is not allowed.
-        """
-        from .forms import format_cookie
-        cookie = format_cookie(name, value, max_age, path, http_only, secure, same_site,
-                               domain, expires)
-        self.cookies = list(self.cookies) + [cookie]
-
-    def delete_cookie(self, name, path='/', domain=None):
-        """Tell the client to drop cookie ``name``."""
-        self.set_cookie(name, '', 0, path, domain=domain,
-                        expires='Thu, 01 Jan 1970 00:00:00 GMT')
+    def __getattr__(self, name):
+        # set_cookie() and delete_cookie() are made on first use by weblet/extras.py.
+        if name[:1] == '_':
+            raise AttributeError(name)
+        from .extras import attribute, ResponseExtras
+        return attribute(self, name, ResponseExtras)
 
 
 def make_response(result):
@@ -505,16 +434,8 @@ class App:
             resp = Response('out of memory\n', 503)
             self.log('ERROR', 'out of memory in %s %s' % (req.method, req.path))
         else:
-            try:
-                import traceback
-                trace = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            except ImportError:  # MicroPython
-                import io
-                out = io.StringIO()
-                sys.print_exception(exc, out)
-                trace = out.getvalue()
-            self.log('ERROR', '%s %s failed:\n%s' % (req.method, req.path, trace))
-            resp = Response(trace if self.debug else '500 Internal Server Error\n', 500)
+            from .extras import failure_response
+            resp = failure_response(self, req, exc)
         resp.headers['Content-Type'] = 'text/plain; charset=utf-8'
         return resp
 

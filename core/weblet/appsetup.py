@@ -49,12 +49,11 @@ async def run_hooks(app, which):
 
 
 def unload():
-    """Forget this module, so its functions' heap is freed (MicroPython only)."""
-    if MICROPYTHON:
-        sys.modules.pop(__name__, None)
-        package = sys.modules.get('weblet')
-        if package is not None and hasattr(package, 'appsetup'):
-            delattr(package, 'appsetup')
+    """Forget this module, so that the heap its functions hold is freed."""
+    sys.modules.pop(__name__, None)
+    package = sys.modules.get('weblet')
+    if package is not None and hasattr(package, 'appsetup'):
+        delattr(package, 'appsetup')
 
 
 class AppSetup:
