@@ -110,7 +110,7 @@ def attribute(obj, name, extras):
     member = getattr(extras, name, None)
     if member is None:
         raise AttributeError(name)
-    if extras is RequestExtras and name in STORED:
+    if name in STORED:  # only Request has these
         value = member(obj)
         setattr(obj, name, value)
         return value
