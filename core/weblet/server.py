@@ -261,14 +261,18 @@ class Server:
             pass
         conn.deadline = None
 
-    async def _read_head(self, conn):
-        """The request line and header lines (each with its CRLF) of the next request.
+    async def _exchange(self, conn):
+        """Read one request, dispatch it and write the response.
 
-        Empty lines before a request are skipped (RFC 9112 section 2.2). Past
-        ``max_line`` without a line end is 414, past ``max_header_bytes``
-        more for the headers 431, a bare LF ending the request line 400.
+        Returns True to keep the connection, False to close it, or the
+        response's ``takeover`` function when a handler takes it over.
+        One coroutine does all three, so a request in flight holds one frame.
         """
         app = self.app
+        # The head: the request line and header lines, each with its CRLF.
+        # Empty lines before a request are skipped (RFC 9112 section 2.2).
+        # Past max_line without a line end is 414, past max_header_bytes more
+        # for the headers 431, a bare LF ending the request line 400.
         while True:
             buf = conn.buf
             while buf[conn.pos:conn.pos + 2] == b'\r\n':
@@ -284,21 +288,13 @@ class Server:
                 if end - line_end > app.max_header_bytes:
                     raise HTTPError(431)
                 conn.pos = end + 4
-                return buf[pos:end + 2]
+                break
             if line_end >= 0 and len(buf) - line_end > app.max_header_bytes:
                 raise HTTPError(431)
             await conn._fill()
-
-    async def _exchange(self, conn):
-        """Read one request, dispatch it and write the response.
-
-        Returns True to keep the connection, False to close it, or the
-        response's ``takeover`` function when a handler takes it over.
-        """
-        app = self.app
-        head = await self._read_head(conn)
         conn.deadline = None
-        method, target, version, headers, length = parse_head(head, app.max_headers)
+        method, target, version, headers, length = parse_head(buf[pos:end + 2], app.max_headers)
+        buf = None  # a body read from here on may replace conn.buf
         if version == '1.1' and 'host' not in headers:
             raise HTTPError(400, 'missing host')
         expect = headers.get('expect')
@@ -312,61 +308,57 @@ class Server:
         resp = await app.dispatch(req)
         conn.served += 1
         keep = req.keep_alive and not self.closing
-        if resp.headers.get('connection', '').lower() == 'close':
+        headers = resp.headers
+        if headers.get('connection', '').lower() == 'close':
             keep = False
         elif body is not None and keep and not body.started:
             # An unread body is drained, unless it is large or was never asked for.
             keep = length <= app.max_body and not body.expect_continue
         elif body is not None:
             keep = keep and not body.broken
-        keep = await self._send(conn, req, resp, keep)
-        if resp.takeover is not None:
-            return resp.takeover
-        if keep and body is not None:
-            keep = await body.discard(app.max_body)
-        conn.wait(app.keepalive_timeout)
-        return keep
 
-    async def _send(self, conn, req, resp, keep):
-        """Write ``resp``; returns whether the connection may stay open."""
+        # The response.
         status = resp.status
-        body = resp.body
-        headers = resp.headers
-        if isinstance(body, str):
-            body = body.encode()
-        streamed = not isinstance(body, (bytes, bytearray, memoryview))
+        content = resp.body
+        if isinstance(content, str):
+            content = content.encode()
+        streamed = not isinstance(content, (bytes, bytearray, memoryview))
         if streamed:
             from .body import send_stream, close_stream
         if status < 200 or status == 204 or status == 304:  # never a body
             if streamed:
-                await close_stream(body)
-            body = b''
+                await close_stream(content)
+            content = b''
             streamed = False
             headers.pop('content-length')
         elif not streamed:
-            headers['Content-Length'] = len(body)
+            headers['Content-Length'] = len(content)
         elif 'content-length' not in headers:
-            if req.http_version == '1.1':
+            if version == '1.1':
                 headers['Transfer-Encoding'] = 'chunked'
             else:
                 keep = False
         if status != 101:
             if not keep:
                 headers['Connection'] = 'close'
-            elif req.http_version == '1.0':
+            elif version == '1.0':
                 headers['Connection'] = 'keep-alive'
         head = format_head(status, headers.items(), resp.cookies)
-        if req.method == 'HEAD':
+        if req.method == 'HEAD' or streamed or len(content) >= 1024:
             await conn.write(head)
-            if streamed:
-                await close_stream(body)
-        elif streamed:
-            await conn.write(head)
-            await send_stream(conn, body, 'transfer-encoding' in headers,
-                              self.app.stream_chunk_size)
-        elif len(body) < 1024:
-            await conn.write(head + body if body else head)
+            if req.method == 'HEAD':
+                if streamed:
+                    await close_stream(content)
+            elif streamed:
+                await send_stream(conn, content, 'transfer-encoding' in headers,
+                                  app.stream_chunk_size)
+            else:
+                await conn.write(content)
         else:
-            await conn.write(head)
-            await conn.write(body)
+            await conn.write(head + content if content else head)
+        if resp.takeover is not None:
+            return resp.takeover
+        if keep and body is not None:
+            keep = await body.discard(app.max_body)
+        conn.wait(app.keepalive_timeout)
         return keep
