@@ -98,7 +98,7 @@ def prepare():
     with open(os.path.join(static, 'file64k.bin'), 'wb') as f:
         f.write(bytes(range(256)) * 256)
     return {'weblet': (lib, lib_mpy), 'microdot': (md_py, os.path.dirname(md_mpy)),
-            'raw': (APPS, APPS), 'static': static}
+            'raw': (APPS, APPS), 'raw+weblet': (lib, lib_mpy), 'static': static}
 
 
 def free_port():
@@ -113,9 +113,12 @@ class Server:
     def __init__(self, paths, framework, interp, heapsize=None, hello_only=False):
         self.port = free_port()
         py_path, mpy_path = paths[framework]
+        # 'raw+weblet': the raw server with weblet imported and unused.
+        framework, _, imported = framework.partition('+')
         script = os.path.join(APPS, framework + '_app.py')
         # hello_only: no static files or WebSockets, for the memory figures.
         args = [str(self.port), '-' if hello_only else paths['static']]
+        args += [imported] if imported else []
         env = dict(os.environ)
         if interp == 'cpython':
             cmd = [sys.executable, script] + args
@@ -255,7 +258,7 @@ def serves_in(paths, framework, kilobytes):
         return False
 
 
-def smallest_heap(paths, framework, low=16, high=256):
+def smallest_heap(paths, framework, low=8, high=256):
     """The smallest -X heapsize (KB, 1 KB steps) serving 500 requests with no failure."""
     if not serves_in(paths, framework, high):
         return None
@@ -312,6 +315,8 @@ def measure_memory(paths):
             'min_heap_kb': smallest_heap(paths, framework),
             'per_idle_connection': heap_per_idle_connection(paths, framework),
         }
+        if framework == 'raw':  # the floor: raw serving plus weblet's import, nothing else
+            memory[framework]['floor_kb'] = smallest_heap(paths, 'raw+weblet')
         print('memory', framework, memory[framework])
     return memory
 
@@ -370,16 +375,21 @@ def report(results, memory, scenarios, interps, runs, seconds):
         rows = (('heap after import (bytes)', 'import', '%d'),
                 ('smallest -X heapsize for 500 requests, 4 keep-alive clients (KB)',
                  'min_heap_kb', '%s'),
+                ('the same with `import weblet` added to the raw server, unused (KB)',
+                 'floor_kb', '%s'),
                 ('heap per idle keep-alive connection (bytes, 100 connections)',
                  'per_idle_connection', '%.0f'))
         for title, key, fmt in rows:
             lines.append('| %s | %s |' % (title, ' | '.join(
-                fmt % memory[f][key] if memory[f][key] is not None else 'n/a'
+                fmt % memory[f][key] if memory[f].get(key) is not None else 'n/a'
                 for f in FRAMEWORKS)))
         lines += ['', 'The memory figures use each framework\'s hello-world app alone (no static '
                   'files or WebSockets). A figure near 0 bytes per idle connection means the '
                   'server closed the connections after answering (Microdot answers HTTP/1.0 '
-                  'without keep-alive), so nothing stayed open to measure.']
+                  'without keep-alive), so nothing stayed open to measure. The row with '
+                  '`import weblet` added to the raw server is the floor under any weblet '
+                  'server: the raw server\'s load plus the core\'s import, with nothing '
+                  'of weblet running.']
         lines.append('')
     return '\n'.join(lines)
 
