@@ -308,8 +308,8 @@ class Server:
         resp = await app.dispatch(req)
         conn.served += 1
         keep = req.keep_alive and not self.closing
-        headers = resp.headers
-        if headers.get('connection', '').lower() == 'close':
+        resp_headers = resp.headers
+        if resp_headers.get('connection', '').lower() == 'close':
             keep = False
         elif body is not None and keep and not body.started:
             # An unread body is drained, unless it is large or was never asked for.
@@ -330,27 +330,27 @@ class Server:
                 await close_stream(content)
             content = b''
             streamed = False
-            headers.pop('content-length')
+            resp_headers.pop('content-length')
         elif not streamed:
-            headers['Content-Length'] = len(content)
-        elif 'content-length' not in headers:
+            resp_headers['Content-Length'] = len(content)
+        elif 'content-length' not in resp_headers:
             if version == '1.1':
-                headers['Transfer-Encoding'] = 'chunked'
+                resp_headers['Transfer-Encoding'] = 'chunked'
             else:
                 keep = False
         if status != 101:
             if not keep:
-                headers['Connection'] = 'close'
+                resp_headers['Connection'] = 'close'
             elif version == '1.0':
-                headers['Connection'] = 'keep-alive'
-        head = format_head(status, headers.items(), resp.cookies)
+                resp_headers['Connection'] = 'keep-alive'
+        head = format_head(status, resp_headers.items(), resp.cookies)
         if req.method == 'HEAD' or streamed or len(content) >= 1024:
             await conn.write(head)
             if req.method == 'HEAD':
                 if streamed:
                     await close_stream(content)
             elif streamed:
-                await send_stream(conn, content, 'transfer-encoding' in headers,
+                await send_stream(conn, content, 'transfer-encoding' in resp_headers,
                                   app.stream_chunk_size)
             else:
                 await conn.write(content)
