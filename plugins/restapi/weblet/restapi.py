@@ -21,7 +21,7 @@ Example::
 import json
 
 from weblet import HTTPError, Response
-from weblet.app import call
+from weblet.app import call, make_response
 
 METHODS = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
 _BODY_METHODS = ('POST', 'PUT', 'PATCH')  # the methods whose callables get ``data``
@@ -74,26 +74,22 @@ def _merge(data, more):
 
 
 def _respond(result):
-    """Turn a resource's return value into a JSON (or streamed JSON) Response."""
-    status = headers = None
+    """Turn a resource's return value into a JSON (or streamed JSON) Response.
+
+    The body becomes JSON here; the status and headers of the tuple forms,
+    and a returned Response, are the core's :func:`~weblet.app.make_response`.
+    """
+    rest = ()
     if isinstance(result, tuple):
         if not 2 <= len(result) <= 3:
             raise ValueError('a resource returned a tuple of %d items' % len(result))
-        result, status, headers = result + (None,) * (3 - len(result))
-    if isinstance(result, Response):
-        result.status = status or result.status
-        for name in headers or ():
-            result.headers[name] = headers[name]
-        return result
-    if result is None:
-        return Response(None, status or 204, headers)
-    resp = Response(None, status or 200, headers)
-    resp.headers.setdefault('Content-Type', _JSON)
-    if hasattr(result, '__next__') or hasattr(result, '__anext__'):
-        resp.body = result  # a generator: its chunks are sent as they come (chunked)
-    else:
-        resp.body = json.dumps(result).encode()
-    return resp
+        result, rest = result[0], result[1:]
+    if result is not None and not isinstance(result, Response):
+        if not (hasattr(result, '__next__') or hasattr(result, '__anext__')):
+            result = json.dumps(result).encode()
+        result = Response(result)  # a generator's chunks are sent as they come
+        result.headers['Content-Type'] = _JSON
+    return make_response((result,) + rest)
 
 
 class RestAPI:
