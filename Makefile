@@ -10,11 +10,12 @@ export PATH := $(abspath $(VENV)/bin):$(PATH)
 # Interpreter for `make demo`: micropython or cpython.
 PY ?= micropython
 
-.PHONY: all stage test docs demo bench index footprint system-deps clean distclean
+.PHONY: all stage test docs demo bench index footprint micropython-builds system-deps clean distclean
 
 # Debian packages the tests and benchmarks drive (load generator, pty bridge,
-# headless browser). Installed when missing and we may install them.
-SYSTEM_DEPS := wrk socat chromium chromium-driver
+# headless browser, gcc -m32 for the 32-bit MicroPython builds). Installed when
+# missing and we may install them.
+SYSTEM_DEPS := wrk socat chromium chromium-driver gcc-multilib libc6-dev-i386
 
 all: test
 
@@ -62,6 +63,12 @@ index: $(STAMP)
 
 footprint: $(STAMP)
 	$(PYTHON) tools/footprint.py
+
+# MicroPython unix ports built as devices have them (32-bit, weblet frozen) and
+# the older releases, from ../shared/micropython, into build/micropython/ (cached).
+# A build this machine cannot make is skipped with what to install.
+micropython-builds: $(STAMP)
+	$(PYTHON) tools/micropython_build.py --all
 
 bench: stage
 	$(PYTHON) -m pip install --quiet -r requirements-bench.txt

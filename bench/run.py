@@ -27,9 +27,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS = os.path.join(ROOT, 'bench', 'apps')
 BUILD = os.path.join(ROOT, 'build', 'bench')
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-
-import stage  # noqa: E402  (tools/stage.py)
+TOOLS = os.path.join(ROOT, 'tools')
 
 FRAMEWORKS = ('weblet', 'microdot', 'raw')
 INTERPRETERS = ('cpython', 'micropython')
@@ -76,12 +74,22 @@ def mpy_cross():
     return local if os.path.exists(local) else shutil.which('mpy-cross')
 
 
+def run_tool(name, *args):
+    """Run ``tools/<name>.py ARGS`` by its command line, as the Makefile does; returns its output.
+
+    tools/ is a folder of scripts, not a package: run from bench/, this script
+    could import them only by putting tools/ on sys.path.
+    """
+    return subprocess.run([sys.executable, os.path.join(TOOLS, name + '.py')] + list(args),
+                          check=True, stdout=subprocess.PIPE, text=True).stdout
+
+
 def prepare():
     """Stage weblet (.py and .mpy), compile Microdot for MicroPython, make the static file."""
     lib = os.path.join(BUILD, 'lib')
     lib_mpy = os.path.join(BUILD, 'lib-mpy')
-    stage.stage(lib)
-    stage.stage(lib_mpy, mpy=True)
+    run_tool('stage', lib)
+    run_tool('stage', lib_mpy, '--mpy')
     import microdot
     source = os.path.dirname(microdot.__file__)
     md_py = os.path.join(BUILD, 'microdot-py')
@@ -396,11 +404,14 @@ def report(results, memory, scenarios, interps, runs, seconds):
 
 def footprint_table():
     """Flash and heap of each package, core + each plugin and everything, as markdown rows."""
-    import footprint
-    rows, _ = footprint.measure()
+    printed = run_tool('footprint', '--out', os.path.join(BUILD, 'footprint.rst'))
     lines = ['| packages | files | flash (.mpy bytes) | heap after import (bytes) |',
              '|---|---|---|---|']
-    lines += ['| %s | %d | %d | %d |' % tuple(row) for row in rows]
+    # The printed RST table: a row is a label and three numbers (the label may hold spaces).
+    for line in printed.splitlines():
+        cells = line.rsplit(None, 3)
+        if len(cells) == 4 and all(cell.isdigit() for cell in cells[1:]):
+            lines.append('| %s |' % ' | '.join(cells))
     return lines
 
 

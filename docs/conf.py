@@ -14,23 +14,6 @@ import weblet  # noqa: E402
 weblet.__path__ += sorted(glob.glob(os.path.abspath(os.path.join(
     os.path.dirname(__file__), '..', 'plugins', '*', 'weblet'))))
 
-# App binds its setup methods (route, use, start, ...) from weblet.appsetup on
-# first use, so that a serving device can unload them, and Request and
-# Response make some members on first use from weblet.extras: document them
-# as App's, Request's and Response's.
-from weblet.appsetup import AppSetup  # noqa: E402
-from weblet.extras import STORED, RequestExtras, ResponseExtras  # noqa: E402
-
-for _name, _member in vars(AppSetup).items():
-    if not _name.startswith('_') or _name == '__init__':
-        setattr(weblet.App, _name, _member)
-for _name, _member in vars(RequestExtras).items():
-    if not _name.startswith('_'):
-        setattr(weblet.Request, _name, property(_member) if _name in STORED else _member)
-for _name, _member in vars(ResponseExtras).items():
-    if not _name.startswith('_'):
-        setattr(weblet.Response, _name, _member)
-
 project = 'weblet'
 author = 'weblet contributors'
 copyright = 'weblet contributors'

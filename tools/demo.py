@@ -20,13 +20,12 @@ import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
+import build_index
+import gzip_www
+import stage
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, 'examples', 'device_ui')
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-
-import build_index  # noqa: E402
-import gzip_www  # noqa: E402
-import stage  # noqa: E402
 
 PACKAGES = ('weblet', 'weblet-static', 'weblet-restapi', 'weblet-auth',
             'weblet-websockets', 'weblet-pyhtml', 'weblet-ssl')

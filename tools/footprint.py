@@ -23,6 +23,8 @@ Usage::
 
 From Python: ``measure(root)`` returns the rows, ``render(rows, info)`` the text.
 
+The packages are read and checked with ``tools/manifests.py``.
+
 Runs on CPython 3.9+ with the standard library, mpy-cross and micropython.
 """
 
@@ -37,13 +39,11 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import check_packages  # noqa: E402
-import stage  # noqa: E402
+import manifests
+import stage
 
 COMMAND = "python tools/footprint.py"
-DEFAULT_OUT = stage.REPO_ROOT / "docs" / "footprint.rst"
+DEFAULT_OUT = manifests.REPO_ROOT / "docs" / "footprint.rst"
 TABLE_MARKER = ".. footprint-table"
 TIMEOUT = 60
 
@@ -126,26 +126,25 @@ class Probe:
         return int(lines["HEAP"])
 
 
-def package_modules(package: check_packages.Package) -> list[str]:
+def package_modules(package: manifests.Package) -> list[str]:
     return [name for name in (module_name(dest) for dest, _ in package.sources()) if name]
 
 
-def package_flash(package: check_packages.Package, lib: Path) -> tuple[int, int]:
+def package_flash(package: manifests.Package, lib: Path) -> tuple[int, int]:
     """Files and bytes the package occupies in the staged ``.mpy`` lib."""
-    paths = [lib.joinpath(*stage.output_path(dest, mpy=True).parts) for dest, _ in package.sources()]
+    paths = [lib.joinpath(*manifests.output_path(dest, mpy=True).parts) for dest, _ in package.sources()]
     return len(paths), sum(path.stat().st_size for path in paths)
 
 
 def measure(root: Path | None = None) -> tuple[list[Row], str]:
     """Measure every package under ``root``; returns the rows and a line naming the runtime.
 
-    :raises FootprintError: when the packages are invalid or MicroPython cannot import one.
+    :raises manifests.ManifestError: when a package is invalid.
+    :raises FootprintError: when MicroPython cannot import a package.
     """
-    root = Path(root) if root is not None else stage.REPO_ROOT
-    problems = check_packages.problems(root, check_root=False)
-    if problems:
-        raise FootprintError("invalid packages:\n  " + "\n  ".join(problems))
-    packages, _ = check_packages.load_packages(root)
+    root = Path(root) if root is not None else manifests.REPO_ROOT
+    # Deps and the root package.json do not change what a package costs: its own checks suffice.
+    packages = manifests.valid_packages(root)
     core, plugins = packages[0], packages[1:]
     with tempfile.TemporaryDirectory(prefix="weblet-footprint-") as scratch:
         lib = Path(scratch) / "lib"
@@ -218,11 +217,12 @@ def render(rows: list[Row], runtime: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure flash and heap of every weblet package.")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="RST file to write (default: %(default)s)")
-    parser.add_argument("--root", type=Path, default=stage.REPO_ROOT, help="repository root (default: %(default)s)")
+    parser.add_argument("--root", type=Path, default=manifests.REPO_ROOT,
+                        help="repository root (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
         rows, runtime = measure(args.root)
-    except (FootprintError, stage.StageError) as exc:
+    except (FootprintError, manifests.ManifestError, stage.StageError) as exc:
         print("footprint: error: %s" % exc, file=sys.stderr)
         return 1
     print("\n".join(table(rows)))

@@ -22,12 +22,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-TOOLS = Path(__file__).resolve().parent
-REPO_ROOT = TOOLS.parent
-sys.path.insert(0, str(TOOLS))
+import stage  # tools/stage.py: finds mpy-cross
+from manifests import REPO_ROOT
+
+# The compiler is weblet-pyhtml's own, imported from the source tree (not a
+# sibling tool), so the generated code is what a device would generate.
 sys.path.insert(0, str(REPO_ROOT / 'core'))
 
-import stage  # noqa: E402  (tools/stage.py: finds mpy-cross)
 import weblet  # noqa: E402
 
 # weblet-pyhtml lives in its own package folder: make it part of the weblet package.

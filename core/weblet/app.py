@@ -1,15 +1,18 @@
-"""The application layer: App (router and hooks), Request and Response.
+"""The application layer: App (routes, hooks, limits), Request and Response,
+and the socket-free request path.
 
-It knows nothing about sockets: the server hands :meth:`App.dispatch` a
-parsed request head and writes out the :class:`Response` it returns.
+It knows nothing about sockets. :meth:`App.handle` takes a parsed request
+head and its body and returns the :class:`Response` with its framing; the
+server (:mod:`weblet.server`) writes that out, and anything else that has a
+request without a socket (a test, an adapter) calls it the same way.
+Starting and stopping a server live in :mod:`weblet.lifecycle`.
 """
 import json
-import sys
 
-from .protocol import HTTPError, Headers
-
-MICROPYTHON = sys.implementation.name == 'micropython'
-GENERATOR = type((lambda: (yield))())  # on MicroPython, coroutines too
+from .platform import asyncio, call, format_exception
+from .protocol import HTTPError, Headers, response_framing, wants_keep_alive
+from .escaping import unquote
+from .routing import FOUND, MOUNTED, NOT_FOUND, NOT_ALLOWED, Router, add_converter
 
 
 def abort(status, message=None):
@@ -22,52 +25,20 @@ def abort(status, message=None):
     raise HTTPError(status, message)
 
 
-def _resume(coro):
-    # Hands a MicroPython coroutine's first suspension to the scheduler, then runs it on.
-    try:
-        yield
-    except BaseException:
-        coro.close()
-        raise
-    return (yield from coro)
-
-
-def _prepend(first, gen):
-    yield first
-    yield from gen
-
-
-async def call(fn, *args, **kwargs):
-    """Call a sync or async ``fn`` and return its result; plugins call user callbacks with it.
-
-    On MicroPython coroutines and generators share one type: a generator
-    whose first value is not ``None`` is a streamed body and is returned
-    whole; anything else is run as a coroutine.
-    """
-    result = fn(*args, **kwargs)
-    if hasattr(result, '__await__'):  # a CPython coroutine
-        return await result
-    if MICROPYTHON and isinstance(result, GENERATOR):
-        try:
-            first = result.send(None)
-        except StopIteration as done:
-            return done.value
-        if first is not None:
-            return _prepend(first, result)
-        return await _resume(result)
-    return result
+class State:
+    """Per-request storage for plugins, e.g. ``req.state.user``."""
 
 
 class Request:
     """One HTTP request, as handlers and hooks see it.
 
     Attributes: ``method``, ``path`` (percent-decoded), ``query`` (the raw
-    query string), ``args`` (a :class:`~weblet.forms.MultiDict`), ``headers``
-    (case-insensitive :class:`~weblet.protocol.Headers`), ``cookies``,
-    ``client`` (``(addr, port)``), ``params`` (route parameters), ``app``,
-    ``state`` (plugins' per-request data), ``http_version`` (``'1.1'`` or
-    ``'1.0'``), ``keep_alive`` and ``stream``: the body as an async stream,
-    chunked coding removed, for bodies of any size.
+    query string), ``headers`` (case-insensitive
+    :class:`~weblet.protocol.Headers`), ``client`` (``(addr, port)``),
+    ``params`` (route parameters), ``app``, ``http_version`` (``'1.1'`` or
+    ``'1.0'``) and ``keep_alive``. ``args``, ``cookies``, ``state`` and
+    ``stream`` are made the first time they are read, and kept;
+    ``media_type`` is read from the headers each time.
 
     Example::
 
@@ -82,14 +53,16 @@ class Request:
             return {'ok': True}
     """
 
+    # Made on first use; an instance stores them only then.
+    _args = _cookies = _state = _stream = _body = None
+
     def __init__(self, app, method, target, http_version, headers, stream=None, client=None):
         self.app = app
         self.method = method
         self.http_version = http_version
-        self.headers = Headers()
-        self.headers._values = headers
+        self.headers = headers if isinstance(headers, Headers) else Headers.parsed(headers)
         if stream is not None:
-            self.stream = stream
+            self._stream = stream
         self.client = client
         self.params = {}
         if target[0] != '/':
@@ -97,22 +70,78 @@ class Request:
             target = origin_form(target, method)
         path, _, self.query = target.partition('?')
         if '%' in path:
-            from .forms import unquote
             path = unquote(path)
         self.path = path
-        tokens = headers.get('connection', '').lower()
-        if http_version == '1.1':
-            self.keep_alive = 'close' not in tokens
-        else:
-            self.keep_alive = 'keep-alive' in tokens
+        self.keep_alive = wants_keep_alive(http_version, self.headers)
 
-    def __getattr__(self, name):
-        # args, cookies, state, stream, body(), text(), json() and form() are
-        # made on first use by weblet/extras.py.
-        if name[:1] == '_':
-            raise AttributeError(name)
-        from .extras import attribute, RequestExtras
-        return attribute(self, name, RequestExtras)
+    @property
+    def args(self):
+        """The query string's arguments, a :class:`~weblet.forms.MultiDict`
+        (multi-valued: ``req.args.getlist('a')``)."""
+        if self._args is None:
+            from .forms import parse_query
+            self._args = parse_query(self.query)
+        return self._args
+
+    @property
+    def cookies(self):
+        """The request's cookies as a dict."""
+        if self._cookies is None:
+            from .forms import parse_cookies
+            self._cookies = parse_cookies(self.headers.get('cookie'))
+        return self._cookies
+
+    @property
+    def state(self):
+        """Per-request storage for plugins (a plain object): ``req.state.user = name``."""
+        if self._state is None:
+            self._state = State()
+        return self._state
+
+    @property
+    def stream(self):
+        """The body as an async stream, chunked coding removed, for bodies of any
+        size: ``await req.stream.read(n)``, ``b''`` at the end."""
+        if self._stream is None:
+            from .body import Body
+            self._stream = Body(None, 0)
+        return self._stream
+
+    @property
+    def media_type(self):
+        """The ``Content-Type``'s media type, lower-case, without parameters:
+        ``'application/json'`` for ``Application/JSON; charset=utf-8``, ``''``
+        without one."""
+        return self.headers.get('content-type', '').split(';')[0].strip().lower()
+
+    async def body(self):
+        """The whole body as bytes; ``HTTPError(413)`` past the app's ``max_body``."""
+        if self._body is None:
+            from .body import read_limited
+            self._body = await read_limited(self.stream, self.app.max_body)
+        return self._body
+
+    async def text(self):
+        """The body decoded as UTF-8 (``HTTPError(400)`` if it is not)."""
+        try:
+            return (await self.body()).decode()
+        except UnicodeError:
+            raise HTTPError(400, 'body is not UTF-8')
+
+    async def json(self):
+        """The body parsed as JSON (``HTTPError(400)`` if it is not valid JSON)."""
+        text = await self.text()
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise HTTPError(400, 'invalid JSON')
+
+    async def form(self):
+        """An urlencoded body as a :class:`~weblet.forms.MultiDict` (empty for other types)."""
+        from .forms import MultiDict, parse_query
+        if self.media_type != 'application/x-www-form-urlencoded':
+            return MultiDict()
+        return parse_query(await self.text())
 
 
 class Response:
@@ -177,19 +206,38 @@ class Response:
             raise ValueError('redirect(url=%r): contains CR or LF' % url)
         return cls(None, status, {'Location': url})
 
-    def __getattr__(self, name):
-        # set_cookie() and delete_cookie() are made on first use by weblet/extras.py.
-        if name[:1] == '_':
-            raise AttributeError(name)
-        from .extras import attribute, ResponseExtras
-        return attribute(self, name, ResponseExtras)
+    def set_cookie(self, name, value, max_age=None, path='/', http_only=False,
+                   secure=False, same_site=None, domain=None, expires=None):
+        """Add a ``Set-Cookie`` header.
+
+        :param name: cookie name (an HTTP token).
+        :param value: cookie value (no ``;``, ``,``, spaces, quotes or backslashes).
+        :param max_age: lifetime in seconds; ``None`` for a session cookie.
+        :param path: the ``Path`` attribute (default ``'/'``).
+        :param http_only: hide the cookie from JavaScript.
+        :param secure: send it over HTTPS only.
+        :param same_site: ``'Strict'``, ``'Lax'`` or ``'None'``.
+        :param domain: the ``Domain`` attribute.
+        :param expires: an HTTP date for the ``Expires`` attribute.
+        :raises ValueError: naming the argument that is not allowed.
+        """
+        from .forms import format_cookie
+        cookie = format_cookie(name, value, max_age, path, http_only, secure, same_site,
+                               domain, expires)
+        self.cookies = list(self.cookies) + [cookie]
+
+    def delete_cookie(self, name, path='/', domain=None):
+        """Tell the client to drop cookie ``name``."""
+        self.set_cookie(name, '', 0, path, domain=domain,
+                        expires='Thu, 01 Jan 1970 00:00:00 GMT')
 
 
 def make_response(result):
     """Turn a handler's return value into a :class:`Response`.
 
     Accepts ``body``, ``(body, status)``, ``(body, status, headers)``, a
-    :class:`Response`, or ``None`` (204 No Content).
+    :class:`Response`, or ``None`` (204 No Content). Plugins that call
+    handlers of their own use it to accept what a route handler may return.
     """
     if isinstance(result, Response):
         return result
@@ -208,66 +256,15 @@ def make_response(result):
     return Response(result, status, headers)
 
 
-def _parse_int(text):
-    if text.strip('0123456789'):  # ASCII digits only, as on MicroPython
-        raise ValueError(text)
-    return int(text)
-
-
-# Route converters: name -> (parse(segment) -> value, raising ValueError; to_url)
-CONVERTERS = {'str': (str, str), 'int': (_parse_int, str), 'path': (str, str)}
-
-
-class Route:
-    """A compiled URL pattern and its handlers, per method (made by ``App.route``).
-
-    ``pattern`` is the pattern as registered, ``handlers`` maps methods to
-    handlers, ``segments`` is ``None`` for a pattern without parameters,
-    else a list of literal strings and ``(prefix, converter, name, suffix)``
-    tuples, and ``greedy`` says it ends with a ``<path:...>`` parameter.
-    """
-
-    segments = None
-    greedy = False
-
-    def match(self, parts):
-        """Route parameters for path ``parts`` (the path split on '/'), or None."""
-        segments = self.segments
-        if len(parts) != len(segments) and not (self.greedy and len(parts) > len(segments)):
-            return None
-        params = {}
-        for index, segment in enumerate(segments):
-            part = parts[index]
-            if isinstance(segment, str):
-                if part != segment:
-                    return None
-                continue
-            prefix, kind, name, suffix = segment
-            if kind == 'path':
-                part = '/'.join(parts[index:])
-            if (not part.startswith(prefix) or not part.endswith(suffix)
-                    or len(part) <= len(prefix) + len(suffix)):
-                return None
-            try:
-                params[name] = CONVERTERS[kind][0](part[len(prefix):len(part) - len(suffix)])
-            except ValueError:
-                return None
-        return params
-
-
-def _allowed(handlers):
-    """The ``Allow`` header value for a route's handlers (HEAD with GET, always OPTIONS)."""
-    methods = list(handlers)
-    for implied in ('HEAD', 'OPTIONS'):
-        if implied not in methods and (implied == 'OPTIONS' or 'GET' in methods):
-            methods.append(implied)
-    return ', '.join(methods)
-
-
 def log_to_console(level, message):
     """``App.log``'s default: print WARN and ERROR lines."""
     if level == 'WARN' or level == 'ERROR':
         print('weblet %s: %s' % (level, message))
+
+
+# App's limits, in the order of its parameters; App.limits maps them to values.
+LIMITS = ('max_body', 'max_header_bytes', 'max_headers', 'max_line', 'request_timeout',
+          'keepalive_timeout', 'max_connections')
 
 
 class App:
@@ -286,10 +283,11 @@ class App:
         after twice ``request_timeout``.
     :param debug: put tracebacks in 500 responses.
 
-    Set ``app.log`` to a
-    ``fn(level, message)`` to receive the log (levels ``'DEBUG'``,
-    ``'INFO'``, ``'WARN'``, ``'ERROR'``); by default WARN and ERROR lines
-    are printed.
+    Set ``app.log`` to a ``fn(level, message)`` to receive the log (levels
+    ``'DEBUG'``, ``'INFO'``, ``'WARN'``, ``'ERROR'``); by default WARN and
+    ERROR lines are printed. ``app.router`` is the app's
+    :class:`~weblet.routing.Router`, and ``app.server`` the running server
+    (``None`` until :meth:`start`).
 
     Example::
 
@@ -304,81 +302,206 @@ class App:
 
     stream_chunk_size = 1024  # bytes per write of a streamed body: 512 halves file speed
 
-    # The setup methods (route, get, post, put, patch, delete, mount, use,
-    # before_request, after_request, errorhandler, on_startup, on_shutdown,
-    # start, shutdown) are weblet.appsetup.AppSetup's: loaded on first use,
-    # unloaded once the server listens, so a serving device does not hold them.
+    def __init__(self, max_body=16 * 1024, max_header_bytes=4096, max_headers=32,
+                 max_line=2048, request_timeout=5, keepalive_timeout=15,
+                 max_connections=8, debug=False):
+        values = (max_body, max_header_bytes, max_headers, max_line, request_timeout,
+                  keepalive_timeout, max_connections)
+        for name, value in zip(LIMITS, values):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+                raise ValueError('App(%s=%r): must be a positive number' % (name, value))
+            setattr(self, name, value)
+        self.debug = debug
+        self.log = log_to_console
+        self.server = None
+        self.router = Router()
+        self._before = []
+        self._after = []
+        self._errors = {}    # status or exception class -> handler
+        self._startup = []
+        self._shutdown = []
+        self._plugins = []
 
-    def __init__(self, *args, **kwargs):
-        from .appsetup import AppSetup
-        AppSetup.__init__(self, *args, **kwargs)
+    @property
+    def limits(self):
+        """The app's limits as a dict of :class:`App`'s keyword arguments, so that
+        another app can share them: ``App(debug=app.debug, **app.limits)``."""
+        return dict((name, getattr(self, name)) for name in LIMITS)
 
-    def __getattr__(self, name):
-        if name[:1] != '_':
-            from .appsetup import AppSetup
-            method = getattr(AppSetup, name, None)
-            if method is not None:
-                return lambda *args, **kwargs: method(self, *args, **kwargs)
-        raise AttributeError(name)
+    # -- registering ------------------------------------------------------------
 
-    @staticmethod
-    def add_converter(name, parse, to_url=str):
-        """Register a route parameter type, usable as ``<name:param>`` in every app.
+    def route(self, path, methods=None, name=None):
+        """Register the decorated function for ``path``.
 
-        :param name: the converter's name.
-        :param parse: ``fn(segment) -> value``; raising ``ValueError`` means no match.
-        :param to_url: ``fn(value) -> str`` for :meth:`url_for`.
+        :param path: a pattern such as ``'/led/<int:pin>'``: parameters are
+            ``<name>``, ``<int:name>``, ``<path:name>`` or a custom
+            converter, optionally with literal text around them in one
+            segment (``'/<name>.json'``).
+        :param methods: list of methods, default ``['GET']`` (HEAD follows GET).
+        :param name: the name for :meth:`url_for` (default: the function name).
 
         Example::
 
-            App.add_converter('hex', lambda s: int(s, 16), lambda v: '%x' % v)
+            @app.route('/led/<int:pin>', methods=['GET', 'PUT'])
+            async def led(req, pin):
+                return {'pin': pin}
         """
-        if not callable(parse) or not callable(to_url):
-            raise ValueError('add_converter(%r): parse and to_url must be callable' % (name,))
-        CONVERTERS[name] = (parse, to_url)
+        if not isinstance(path, str) or path[:1] != '/':
+            raise ValueError("route(path=%r): must be a str starting with '/'" % (path,))
+        if methods is None:
+            methods = ['GET']
+        elif isinstance(methods, str) or not methods:
+            raise ValueError('route(methods=%r): must be a non-empty list' % (methods,))
+        route = self.router.route(path)
+        names = self.router.names
+
+        def register(handler):
+            for method in methods:
+                route.handlers[method.upper()] = handler
+            names[name or handler.__name__] = route
+            return handler
+        return register
+
+    def get(self, path, name=None):
+        """Shortcut for ``route(path, methods=['GET'], name=name)``."""
+        return self.route(path, ['GET'], name)
+
+    def post(self, path, name=None):
+        """Shortcut for ``route(path, methods=['POST'], name=name)``."""
+        return self.route(path, ['POST'], name)
+
+    def put(self, path, name=None):
+        """Shortcut for ``route(path, methods=['PUT'], name=name)``."""
+        return self.route(path, ['PUT'], name)
+
+    def patch(self, path, name=None):
+        """Shortcut for ``route(path, methods=['PATCH'], name=name)``."""
+        return self.route(path, ['PATCH'], name)
+
+    def delete(self, path, name=None):
+        """Shortcut for ``route(path, methods=['DELETE'], name=name)``."""
+        return self.route(path, ['DELETE'], name)
+
+    def mount(self, prefix, app):
+        """Serve ``app``'s routes under ``prefix``; its hooks apply to its routes only.
+
+        Example: ``app.mount('/api', api)`` serves ``api``'s ``/status`` at ``/api/status``.
+        """
+        if not isinstance(prefix, str) or prefix[:1] != '/' or prefix[-1:] == '/':
+            raise ValueError("mount(prefix=%r): must start, and not end, with '/'" % (prefix,))
+        if not isinstance(app, App):
+            raise ValueError('mount(app=%r): must be an App' % (app,))
+        self.router.mounts.append((prefix, app))
+
+    def use(self, plugin):
+        """Install ``plugin`` (calls ``plugin.install(self)`` once); returns the plugin.
+
+        Example: ``api = app.use(RestAPI(prefix='/api'))``.
+        """
+        if not hasattr(plugin, 'install'):
+            raise ValueError('use(plugin=%r): a plugin needs an install(app) method' % (plugin,))
+        if plugin not in self._plugins:
+            self._plugins.append(plugin)
+            plugin.install(self)
+        return plugin
+
+    def before_request(self, fn):
+        """Run ``fn(req)`` before each handler; a result other than None is the answer."""
+        self._before.append(fn)
+        return fn
+
+    def after_request(self, fn):
+        """Run ``fn(req, resp)`` on each response; a result other than None replaces it."""
+        self._after.append(fn)
+        return fn
+
+    def errorhandler(self, key):
+        """Handle an HTTP status (``int``) or an exception class with ``fn(req, exc)``.
+
+        Example::
+
+            @app.errorhandler(404)
+            def not_found(req, exc):
+                return 'nothing here', 404
+        """
+        if not isinstance(key, int) and not (isinstance(key, type)
+                                             and issubclass(key, BaseException)):
+            raise ValueError('errorhandler(%r): must be a status or an exception class' % (key,))
+        errors = self._errors
+
+        def register(fn):
+            errors[key] = fn
+            return fn
+        return register
+
+    def on_startup(self, fn):
+        """Run ``fn()`` (sync or async) when the server starts, before it listens
+        (a mounted app's run when the app it is mounted in starts)."""
+        self._startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn):
+        """Run ``fn()`` (sync or async) after the server stops."""
+        self._shutdown.append(fn)
+        return fn
+
+    add_converter = staticmethod(add_converter)
 
     def url_for(self, endpoint, **params):
         """The path of the route named ``endpoint``; unused params become a query string.
 
         Example: ``app.url_for('files', p='a/b.txt')`` -> ``'/files/a/b.txt'``.
         """
-        from .forms import url_for
-        return url_for(self, endpoint, params)
+        return self.router.url_for(endpoint, params)
 
-    # -- dispatch -----------------------------------------------------------
+    # -- answering --------------------------------------------------------------
 
-    def _match(self, method, path):
-        """``(handler, params)``, ``(App, subpath)`` for a mount, or an error or answer."""
-        if path == '*':  # OPTIONS * asks about the server as a whole
-            methods = {}
-            for route in list(self._static.values()) + self._dynamic:
-                methods.update(route.handlers)
-            return Response(None, 204, {'Allow': _allowed(methods)}), None
-        route = self._static.get(path)
-        params = {}
-        if route is None:
-            parts = path.split('/')
-            for candidate in self._dynamic:
-                params = candidate.match(parts)
-                if params is not None:
-                    route = candidate
-                    break
-        if route is None:
-            for prefix, app in self._mounts:
-                if path == prefix or path.startswith(prefix + '/'):
-                    return app, path[len(prefix):] or '/'
-            return HTTPError(404), None
-        handler = route.handlers.get(method)
-        if handler is None and method == 'HEAD':
-            handler = route.handlers.get('GET')
-        if handler is not None:
-            return handler, params
-        allowed = {'Allow': _allowed(route.handlers)}
-        if method == 'OPTIONS':
-            return Response(None, 204, allowed), None
-        error = HTTPError(405)
-        error.headers = allowed
-        return error, None
+    async def handle(self, method, target, version, headers, body=None, client=None,
+                     keep_alive=True):
+        """Answer one request without a socket: the request path that the server,
+        and anything else holding a parsed request, share.
+
+        :param method: the method, e.g. ``'GET'``.
+        :param target: the request target, e.g. ``'/led/2?on=1'``.
+        :param version: ``'1.1'`` or ``'1.0'``.
+        :param headers: the headers, a dict of lower-case names to values (as
+            :func:`~weblet.protocol.parse_head` returns them) or a
+            :class:`~weblet.protocol.Headers`.
+        :param body: the request's :class:`~weblet.body.Body`, or ``None``
+            when it has none.
+        :param client: the peer's ``(address, port)``, or ``None``.
+        :param keep_alive: ``False`` when the connection closes after this
+            request whatever the request asks (a server shutting down).
+        :returns: ``(resp, mode, keep_alive)``: the :class:`Response`, its
+            headers completed for the wire (``Content-Length``,
+            ``Transfer-Encoding``, ``Connection``); how its body goes on the
+            wire and whether the connection stays open, as
+            :func:`~weblet.protocol.response_framing` decides. A ``str`` body
+            is encoded to ``bytes`` here.
+        :raises HTTPError: for a target that cannot be decoded (400).
+
+        Example::
+
+            resp, mode, keep = await app.handle('GET', '/', '1.1', {'host': 'device'})
+            assert resp.status == 200 and mode == 'length'
+        """
+        req = Request(self, method, target, version, headers, body, client)
+        resp = await self.dispatch(req)
+        content = resp.body
+        if isinstance(content, str):
+            content = resp.body = content.encode()
+        length = len(content) if isinstance(content, (bytes, bytearray, memoryview)) else None
+        keep_alive = keep_alive and req.keep_alive and (
+            body is None or body.reusable(self.max_body))
+        mode, keep_alive, changes = response_framing(
+            method, version, keep_alive, resp.status, resp.headers, length)
+        headers = resp.headers
+        for name, value in changes:
+            if value is None:
+                headers.pop(name)
+            else:
+                headers[name] = value
+        return resp, mode, keep_alive
 
     async def dispatch(self, req, path=None, nested=False):
         """Run hooks, the matching handler and error handlers; always returns a Response.
@@ -390,22 +513,26 @@ class App:
         try:
             try:
                 resp = None
-                target, params = self._match(req.method, path or req.path)
+                kind, target, detail = self.router.match(req.method, path or req.path)
                 for hook in self._before:
                     result = await call(hook, req)
                     if result is not None:
                         resp = make_response(result)
                         break
                 if resp is None:
-                    if isinstance(target, App):
-                        resp = await target.dispatch(req, params, True)
-                    elif isinstance(target, HTTPError):
-                        raise target
-                    elif isinstance(target, Response):
-                        resp = target
+                    if kind == FOUND:
+                        req.params = detail
+                        resp = make_response(await call(target, req, **detail))
+                    elif kind == MOUNTED:
+                        resp = await target.dispatch(req, detail, True)
+                    elif kind == NOT_FOUND:
+                        raise HTTPError(404)
+                    elif req.method == 'OPTIONS':
+                        resp = Response(None, 204, {'Allow': detail})
                     else:
-                        req.params = params
-                        resp = make_response(await call(target, req, **params))
+                        error = HTTPError(405)
+                        error.headers = {'Allow': detail}
+                        raise error
             except Exception as exc:
                 handler = self._errors.get(exc.status) if isinstance(exc, HTTPError) else None
                 for key in self._errors:
@@ -434,12 +561,40 @@ class App:
             resp = Response('out of memory\n', 503)
             self.log('ERROR', 'out of memory in %s %s' % (req.method, req.path))
         else:
-            from .extras import failure_response
-            resp = failure_response(self, req, exc)
+            trace = format_exception(exc)
+            self.log('ERROR', '%s %s failed:\n%s' % (req.method, req.path, trace))
+            resp = Response(trace if self.debug else '500 Internal Server Error\n', 500)
         resp.headers['Content-Type'] = 'text/plain; charset=utf-8'
         return resp
 
-    # -- running (start and shutdown are setup methods) ----------------------
+    # -- running ----------------------------------------------------------------
+    # Starting and stopping live in weblet.lifecycle: start() loads it and
+    # unloads it once the server listens, so a serving device does not hold
+    # that code; shutdown() loads it again. These methods are its one entry.
+
+    async def start(self, host='127.0.0.1', port=8080, ssl=None):
+        """Start serving in the background and return the server (for composing tasks).
+
+        Runs the ``on_startup`` functions first, then listens.
+
+        :param host: the address to listen on (``'0.0.0.0'``: every interface).
+        :param port: the TCP port.
+        :param ssl: an ``ssl.SSLContext`` for HTTPS, or ``None``.
+
+        Example::
+
+            async def main():
+                await app.start('0.0.0.0', 80)
+                await sensor_loop()
+        """
+        from .lifecycle import start
+        return await start(self, host, port, ssl)
+
+    async def shutdown(self, timeout=1):
+        """Stop accepting, let in-flight requests finish (``timeout`` s at most),
+        close idle ones, then run the ``on_shutdown`` functions."""
+        from .lifecycle import shutdown
+        await shutdown(self, timeout)
 
     async def serve_forever(self, host='127.0.0.1', port=8080, ssl=None):
         """Start, then wait until :meth:`shutdown` has finished."""
@@ -448,9 +603,8 @@ class App:
 
     def run(self, host='127.0.0.1', port=8080, ssl=None):
         """Serve until :meth:`shutdown` or Ctrl-C (blocking)."""
-        from .server import asyncio
         try:
             asyncio.run(self.serve_forever(host, port, ssl))
         except KeyboardInterrupt:
-            from .appsetup import run_hooks
+            from .lifecycle import run_hooks
             asyncio.run(run_hooks(self, '_shutdown'))

@@ -1,45 +1,90 @@
-"""Message bodies on a connection: reading request bodies (Content-Length or
-chunked) as an async stream, and writing streamed response bodies."""
-from .protocol import HTTPError, HEX_DIGITS
-from .app import MICROPYTHON
+"""Message bodies over any byte stream: buffered reading, request bodies
+(Content-Length or chunked) under the limits their caller passes, and writing
+streamed response bodies.
 
-READ_SIZE = 1024
+Nothing here knows about sockets or deadlines. A :class:`Body` decodes a
+request body from any reader with ``read`` and ``readline``: the server's
+connection, or a :class:`BytesReader` over bytes in memory. :func:`send_stream`
+writes a response body through any ``async write(data)``. Only requests and
+responses with a body load this module.
+"""
+from .platform import MICROPYTHON
+from .protocol import HTTPError, parse_chunk_size, encode_chunk
 
-
-def parse_chunk_size(line):
-    """The size from a chunk-size line (with its CRLF); chunk extensions are ignored."""
-    if line[-2:] != b'\r\n' or b'\r' in line[:-2] or b'\n' in line[:-2]:
-        raise HTTPError(400, 'bad chunk size')
-    line = line[:-2].split(b';')[0].strip(b' \t')
-    if not line or len(line) > 8:
-        raise HTTPError(400, 'bad chunk size')
-    for c in line:
-        if chr(c) not in HEX_DIGITS:
-            raise HTTPError(400, 'bad chunk size')
-    return int(line, 16)
+READ_SIZE = 1024  # bytes per read when a whole body is read or skipped
 
 
-def encode_chunk(data):
-    """Frame ``data`` as one chunk of a chunked body (``b''`` frames the last chunk)."""
-    return b'%x\r\n%s\r\n' % (len(data), data) if data else b'0\r\n\r\n'
+class BytesReader:
+    """The reader a :class:`Body` needs, over bytes held in memory.
+
+    The server reads bodies from its connection; this serves a request made
+    without a socket, such as a test's. ``read`` and ``readline`` raise
+    ``EOFError`` past the end, as a connection whose peer has gone does.
+    """
+
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    async def read(self, size):
+        """Up to ``size`` bytes, at least one."""
+        if self.pos >= len(self.data):
+            raise EOFError()
+        data = self.data[self.pos:self.pos + size]
+        self.pos += len(data)
+        return data
+
+    async def readline(self, limit, status=400):
+        """One line including its LF; ``HTTPError(status)`` past ``limit`` bytes."""
+        end = self.data.find(b'\n', self.pos)
+        if end < 0:
+            if len(self.data) - self.pos > limit:
+                raise HTTPError(status)
+            raise EOFError()
+        end += 1
+        if end - self.pos > limit:
+            raise HTTPError(status)
+        data = self.data[self.pos:end]
+        self.pos = end
+        return data
 
 
 class Body:
     """A request body as an async stream: ``await body.read(n)`` returns ``b''`` at the end.
 
-    Decodes ``Transfer-Encoding: chunked``. ``length`` is the declared
-    Content-Length, or ``-1`` for a chunked body. Each read must make progress
-    within the app's ``request_timeout``.
+    :param reader: where the body's bytes come from, positioned at its first
+        byte: anything with ``async read(n)`` (up to ``n`` bytes, at least
+        one) and ``async readline(limit, status)`` (a line with its LF,
+        ``HTTPError(status)`` past ``limit`` bytes), both raising
+        ``EOFError`` when the peer has gone: the server's connection, or a
+        :class:`BytesReader`.
+    :param length: the declared Content-Length, or ``-1`` for a chunked body,
+        whose chunked coding this removes.
+    :param max_trailers: the most bytes of trailer lines after the last
+        chunk (``HTTPError(431)`` past it).
+    :param send_continue: for a client that sent ``Expect: 100-continue``,
+        an ``async fn()`` that tells it to go on; called before the first read.
+
+    A malformed chunk is ``HTTPError(400)``; the body is then ``broken`` and
+    reads as ended.
     """
 
-    def __init__(self, conn, length, expect_continue=False):
-        self._conn = conn
+    started = broken = False
+    _send_continue = None
+
+    def __init__(self, reader, length, max_trailers=4096, send_continue=None):
+        self._reader = reader
         self.length = length
         self._left = length  # bytes left in the body, or in the current chunk
-        self.expect_continue = expect_continue
-        self.started = False
-        self.broken = False
+        self.max_trailers = max_trailers
+        if send_continue is not None:
+            self._send_continue = send_continue
         self.done = length == 0
+
+    @property
+    def expect_continue(self):
+        """True while the client waits for ``100 Continue`` that no read has sent yet."""
+        return self._send_continue is not None and not self.started
 
     async def read(self, size=-1):
         """Up to ``size`` bytes (the whole rest if ``size`` < 0); ``b''`` once the body ends."""
@@ -52,51 +97,56 @@ class Body:
                 parts.append(part)
         if self.done or self.broken:
             return b''
-        conn = self._conn
+        reader = self._reader
         if not self.started:
             self.started = True
-            if self.expect_continue:
-                await conn.write(b'HTTP/1.1 100 Continue\r\n\r\n')
-                conn.sent = False
-        conn.wait(conn.app.request_timeout)
+            if self._send_continue is not None:
+                await self._send_continue()
         try:
             if self.length < 0 and self._left <= 0 and not await self._next_chunk():
                 return b''
-            data = await conn.read(min(size, self._left))
+            data = await reader.read(min(size, self._left))
             self._left -= len(data)
             if self.length >= 0:
                 self.done = self._left == 0
-            elif self._left == 0 and await conn.readline(2) != b'\r\n':
+            elif self._left == 0 and await reader.readline(2) != b'\r\n':
                 raise HTTPError(400, 'bad chunk end')
             return data
         except HTTPError:
             self.broken = True
             raise
-        finally:
-            conn.deadline = None
 
     async def _next_chunk(self):
-        conn = self._conn
-        size = parse_chunk_size(await conn.readline(64))
+        reader = self._reader
+        size = parse_chunk_size(await reader.readline(64))
         if size == 0:  # the last chunk: skip trailers up to the blank line
-            total = 0
+            left = self.max_trailers
             while True:
-                line = await conn.readline(conn.app.max_line, 431)
+                line = await reader.readline(left, 431)
                 if line == b'\r\n':
                     break
-                total += len(line)
-                if total > conn.app.max_header_bytes:
-                    raise HTTPError(431)
+                left -= len(line)
             self.done = True
         self._left = size
         return size
+
+    def reusable(self, limit):
+        """Whether the connection can carry another request after this body: the
+        rest can be read and dropped, up to ``limit`` bytes (see :meth:`discard`).
+
+        An unread body is only skipped when it is small and was sent without
+        waiting for ``100 Continue``: a client that waits must not be asked.
+        """
+        if self.started:
+            return not self.broken
+        return self.length <= limit and self._send_continue is None
 
     async def discard(self, limit):
         """Read and drop the rest of the body; False if it is broken or over ``limit`` bytes."""
         if self.done:
             return True
         if (self.broken or (self.length >= 0 and self._left > limit)
-                or (self.expect_continue and not self.started)):
+                or self.expect_continue):
             return False
         total = 0
         while total <= limit:
@@ -136,8 +186,9 @@ async def close_stream(body):
         body.close()
 
 
-async def send_stream(conn, body, chunked, chunk_size=512):
-    """Write a generator, async generator or file-like ``body``, framing chunks if asked."""
+async def send_stream(write, body, chunked, chunk_size=512):
+    """Send a generator, async generator or file-like ``body`` through ``async write(data)``,
+    framing chunks if ``chunked``; the body is closed at the end, whatever happens."""
     buf = None
     try:
         while True:
@@ -172,12 +223,12 @@ async def send_stream(conn, body, chunked, chunk_size=512):
             if isinstance(chunk, str):
                 chunk = chunk.encode()
             if chunked:
-                await conn.write(b'%x\r\n' % len(chunk))
-                await conn.write(chunk)
-                await conn.write(b'\r\n')
+                await write(b'%x\r\n' % len(chunk))
+                await write(chunk)
+                await write(b'\r\n')
             else:
-                await conn.write(chunk)
+                await write(chunk)
         if chunked:
-            await conn.write(encode_chunk(b''))
+            await write(encode_chunk(b''))
     finally:
         await close_stream(body)

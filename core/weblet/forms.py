@@ -1,33 +1,14 @@
-"""URL and key-value text formats: percent-encoding, query strings, urlencoded
-forms, cookies and building URLs for ``url_for``.
+"""Key-value text formats: query strings and urlencoded forms, cookies, and the
+absolute form of a request target.
 
 Imported the first time a request needs one of them, so a device whose
-requests never do pays nothing for this module.
+requests never do pays nothing for this module. Parsing is strict where a
+client's input is concerned (a bad escape is ``HTTPError(400)``) and building
+is checked where the application's is (a bad cookie is ``ValueError``).
+Escaping single values is :mod:`weblet.escaping`'s.
 """
-from .protocol import HTTPError, HEX_DIGITS
-_UNRESERVED = b'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~'
-
-
-def unquote(text, plus=False):
-    """Percent-decode ``text`` (str) as UTF-8; with ``plus``, ``+`` means space.
-
-    A broken escape or invalid UTF-8 is ``HTTPError(400)``.
-    """
-    if plus:
-        text = text.replace('+', ' ')
-    if '%' not in text:
-        return text
-    parts = text.split('%')
-    out = bytearray(parts[0].encode())
-    for part in parts[1:]:
-        if len(part) < 2 or part[0] not in HEX_DIGITS or part[1] not in HEX_DIGITS:
-            raise HTTPError(400, 'bad percent-encoding')
-        out.append(int(part[:2], 16))
-        out.extend(part[2:].encode())
-    try:
-        return bytes(out).decode()
-    except UnicodeError:
-        raise HTTPError(400, 'bad percent-encoding')
+from .protocol import HTTPError
+from .escaping import unquote
 
 
 class MultiDict(dict):
@@ -92,17 +73,6 @@ def parse_cookies(header):
     return cookies
 
 
-def quote(text, safe='/'):
-    """Percent-encode ``text`` for a URL; characters in ``safe`` are kept."""
-    out = []
-    for c in str(text).encode():
-        if c in _UNRESERVED or chr(c) in safe:
-            out.append(chr(c))
-        else:
-            out.append('%%%02X' % c)
-    return ''.join(out)
-
-
 def _check_cookie_text(what, text, forbidden='()<>@,;:\\"/[]?={} '):
     for c in text:
         if c in forbidden or c < ' ' or c > '~':
@@ -142,35 +112,6 @@ def format_cookie(name, value, max_age=None, path='/', http_only=False, secure=F
     return '; '.join(parts)
 
 
-def build_path(route, params):
-    """The path of ``route`` with ``params`` filled in; used keys are removed from ``params``."""
-    from .app import CONVERTERS
-    if route.segments is None:
-        return route.pattern
-    out = []
-    for segment in route.segments:
-        if isinstance(segment, str):
-            out.append(segment)
-            continue
-        prefix, kind, name, suffix = segment
-        if name not in params:
-            raise ValueError('url_for: missing parameter %r for %r' % (name, route.pattern))
-        value = CONVERTERS[kind][1](params.pop(name))
-        out.append(prefix + quote(value, '/' if kind == 'path' else '') + suffix)
-    return '/'.join(out)
-
-
-def url_for(app, name, params):
-    """The path of the route called ``name`` in ``app`` or an app mounted in it."""
-    found = _find_route(app, name)
-    if found is None:
-        raise ValueError('url_for: no route named %r' % name)
-    path = found[1] + build_path(found[0], params)
-    if params:
-        path += '?' + '&'.join(quote(k, '') + '=' + quote(v, '') for k, v in params.items())
-    return path
-
-
 def origin_form(target, method):
     """The path of an absolute-form target (``http://host/p`` -> ``/p``)."""
     if target == '*' and method == 'OPTIONS':
@@ -180,14 +121,3 @@ def origin_form(target, method):
         raise HTTPError(400, 'bad target')
     slash = rest.find('/')
     return rest[slash:] if slash >= 0 else '/'
-
-
-def _find_route(app, name):
-    route = app._names.get(name)
-    if route is not None:
-        return route, ''
-    for prefix, mounted in app._mounts:
-        found = _find_route(mounted, name)
-        if found is not None:
-            return found[0], prefix + found[1]
-    return None

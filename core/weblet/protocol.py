@@ -1,10 +1,13 @@
-"""HTTP/1.1 wire format: pure functions that parse and serialise a message head.
+"""HTTP/1.1 wire format and its decisions, as pure functions.
 
-Nothing here does I/O. Every malformed input becomes an :class:`HTTPError`
-carrying the status the client should get; nothing else escapes. Only what
-every request needs lives here: query strings, forms and cookies are in
-:mod:`weblet.forms`, chunked bodies in :mod:`weblet.body`, both imported on
-first use so a device that needs neither pays nothing for them.
+Finding and parsing a request head under hard limits, :class:`Headers`,
+:class:`HTTPError`, status lines, chunked coding, and the decisions the
+server then carries out: whether a request wants its connection kept
+(:func:`wants_keep_alive`) and how a response is framed
+(:func:`response_framing`). Nothing here does I/O or imports the rest of
+weblet. Every malformed input becomes an :class:`HTTPError` carrying the
+status the client should get; nothing else escapes. Query strings, forms and
+cookies are in :mod:`weblet.forms`, loaded only by requests that use them.
 """
 
 # One string rather than a dict: a fraction of the heap on a device.
@@ -69,6 +72,37 @@ def _is_token(data):
         if c < 33 or c > 126 or c in _DELIMITERS:
             return False
     return len(data) > 0
+
+
+def find_head(buf, pos, max_line, max_header_bytes):
+    """Where the request head in ``buf`` (from ``pos``) lies: ``(start, end)``.
+
+    Empty lines before a request are skipped (RFC 9112 section 2.2), so
+    ``start`` may lie past ``pos``. ``end`` is the index of the CRLF CRLF that
+    ends the head, or ``-1`` while more bytes are needed. A request line of
+    more than ``max_line`` bytes is ``HTTPError(414)``, header lines (with
+    their CRLFs) of more than ``max_header_bytes`` 431, a bare LF ending the
+    request line or LF LF 400: each as soon as the bytes seen so far show it,
+    so a client cannot make the server buffer more. (Another bare LF is found
+    by :func:`parse_head` once the head is complete.)
+    """
+    while buf[pos:pos + 2] == b'\r\n':
+        pos += 2
+    end = buf.find(b'\r\n\r\n', pos)
+    line_end = buf.find(b'\n', pos)
+    # The request line's length without its CRLF: line_end - 1 - pos once it
+    # has ended; until then, what has come of it but a CR that may end it.
+    if (line_end - pos > max_line + 1 if line_end >= 0
+            else len(buf) - pos - (buf[-1:] == b'\r') > max_line):
+        raise HTTPError(414)
+    if line_end > pos and buf[line_end - 1] != 13 or buf.find(b'\n\n', pos) >= 0:
+        raise HTTPError(400, 'bad line ending')
+    # The header lines lie between the request line's LF and the blank line;
+    # of an unfinished head, at most one byte (a CR) is not a header line's.
+    if end >= 0 and end + 1 - line_end > max_header_bytes or (
+            end < 0 and line_end >= 0 and len(buf) - line_end - 2 > max_header_bytes):
+        raise HTTPError(431)
+    return pos, end
 
 
 def parse_head(data, max_headers=32):
@@ -147,6 +181,39 @@ def parse_head(data, max_headers=32):
     return method.decode(), target.decode(), version, headers, length
 
 
+def check_request(version, headers):
+    """The rules of a request :func:`parse_head` leaves to its caller; True if the
+    client waits for ``100 Continue`` before it sends its body.
+
+    An HTTP/1.1 request without ``Host`` is ``HTTPError(400)``, an ``Expect``
+    other than ``100-continue`` ``HTTPError(417)``.
+
+    :param headers: the lower-case dict :func:`parse_head` returns.
+    """
+    if version == '1.1' and 'host' not in headers:
+        raise HTTPError(400, 'missing host')
+    expect = headers.get('expect')
+    if expect is not None and expect.lower() != '100-continue':
+        raise HTTPError(417)
+    return expect is not None and version == '1.1'
+
+
+def wants_keep_alive(version, headers):
+    """Whether a request asks to keep its connection open (RFC 9112 section 9.3).
+
+    HTTP/1.1 does unless ``Connection`` has the token ``close``; HTTP/1.0 only
+    with the token ``keep-alive``.
+
+    :param headers: a lower-case dict, as :func:`parse_head` returns, or
+        :class:`Headers`.
+    """
+    tokens = headers.get('connection')
+    if tokens is None:
+        return version == '1.1'
+    tokens = [token.strip() for token in tokens.lower().split(',')]
+    return 'close' not in tokens if version == '1.1' else 'keep-alive' in tokens
+
+
 class Headers:
     """A mutable, case-insensitive mapping of header names to str values.
 
@@ -157,12 +224,21 @@ class Headers:
         'cache-control' in resp.headers   # True
     """
 
+    _names = None  # lower-case name -> spelling, where that differs; made when needed
+
     def __init__(self, initial=None):
         self._values = {}  # lower-case name -> value
-        self._names = {}   # lower-case name -> spelling, where that differs
         if initial:
             for name in initial:
                 self[name] = initial[name]
+
+    @classmethod
+    def parsed(cls, values):
+        """Headers over ``values``, a dict of lower-case names to str values as
+        :func:`parse_head` returns it; the dict is used, not copied."""
+        headers = cls()
+        headers._values = values
+        return headers
 
     def __setitem__(self, name, value):
         value = str(value)
@@ -170,6 +246,8 @@ class Headers:
             raise ValueError('header %r: value contains CR or LF' % name)
         key = name.lower()
         if key != name and key not in self._values:
+            if self._names is None:
+                self._names = {}
             self._names[key] = name
         self._values[key] = value
 
@@ -201,7 +279,7 @@ class Headers:
 
     def items(self):
         """``(name, value)`` pairs, names as they were first spelled."""
-        names = self._names
+        names = self._names or {}
         return [(names.get(key, key), value) for key, value in self._values.items()]
 
 
@@ -214,3 +292,82 @@ def format_head(status, headers, cookies=()):
         out.append('Set-Cookie: %s\r\n' % cookie)
     out.append('\r\n')
     return ''.join(out).encode()
+
+
+# How a response's body goes on the wire: a mode of response_framing.
+NO_BODY = 'none'        # no body bytes (HEAD, 1xx, 204, 304)
+LENGTH = 'length'       # exactly Content-Length bytes
+CHUNKED = 'chunked'     # chunked transfer coding
+UNTIL_CLOSE = 'close'   # the body, then the connection closes (HTTP/1.0 streams)
+
+
+def response_framing(method, version, keep_alive, status, headers, length):
+    """How a response is framed on the wire: ``(mode, keep_alive, changes)``.
+
+    The decision the server carries out, made here without I/O, in the spirit
+    of h11's ``_body_framing``.
+
+    :param method: the request's method (a HEAD response sends no body).
+    :param version: the request's HTTP version, ``'1.1'`` or ``'1.0'``.
+    :param keep_alive: whether the connection may stay open as far as the
+        request and its server are concerned.
+    :param status: the response's status.
+    :param headers: the response's :class:`Headers`.
+    :param length: the body's size in bytes, or ``None`` for a stream.
+    :returns: ``mode``, one of :data:`NO_BODY`, :data:`LENGTH`,
+        :data:`CHUNKED` and :data:`UNTIL_CLOSE`; whether the connection stays
+        open after the response; and the header ``changes`` to make first, a
+        list of ``(name, value)``, where a value of ``None`` removes the header.
+
+    Example::
+
+        response_framing('GET', '1.1', True, 200, Headers(), None)
+        # -> ('chunked', True, [('Transfer-Encoding', 'chunked')])
+    """
+    changes = []
+    if status < 200 or status == 204 or status == 304:  # never a body (RFC 9110 section 6.4.1)
+        mode = NO_BODY
+        if 'content-length' in headers:
+            changes.append(('Content-Length', None))
+    elif length is not None:
+        mode = LENGTH
+        changes.append(('Content-Length', length))
+    elif 'content-length' in headers:  # a stream of a size the application stated
+        mode = LENGTH
+    elif version == '1.1':
+        mode = CHUNKED
+        changes.append(('Transfer-Encoding', 'chunked'))
+    else:  # HTTP/1.0 has no chunks: the end of the connection ends the body
+        mode = UNTIL_CLOSE
+        keep_alive = False
+    if method == 'HEAD':
+        mode = NO_BODY
+    if status == 101:  # the connection now speaks another protocol, never HTTP again
+        return mode, False, changes
+    if keep_alive and headers.get('connection', '').lower() == 'close':
+        keep_alive = False
+    if not keep_alive:
+        changes.append(('Connection', 'close'))
+    elif version == '1.0':
+        changes.append(('Connection', 'keep-alive'))
+    return mode, keep_alive, changes
+
+
+def parse_chunk_size(line):
+    """The size from a chunk-size line (with its CRLF); chunk extensions are ignored."""
+    if line[-2:] != b'\r\n' or b'\r' in line[:-2] or b'\n' in line[:-2]:
+        raise HTTPError(400, 'bad chunk size')
+    line = line[:-2].split(b';')[0].strip(b' \t')
+    if not line or len(line) > 8:
+        raise HTTPError(400, 'bad chunk size')
+    for c in line:
+        if chr(c) not in HEX_DIGITS:
+            raise HTTPError(400, 'bad chunk size')
+    return int(line, 16)
+
+
+def encode_chunk(data):
+    """Frame ``data`` as one chunk of a chunked body (``b''`` frames the last chunk)."""
+    # Concatenated, not %s-formatted: MicroPython formats a bytearray or a
+    # memoryview by its repr.
+    return b'%x\r\n' % len(data) + bytes(data) + b'\r\n' if data else b'0\r\n\r\n'

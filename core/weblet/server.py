@@ -1,49 +1,44 @@
-"""The asyncio connection loop: reading requests, deadlines, keep-alive and writing responses.
+"""The asyncio connection loop: accepting, deadlines, keep-alive, pipelining,
+the concurrency cap, and writing out what the protocol layer decided.
 
-It knows nothing about routes: it builds a :class:`~weblet.Request` from
-each parsed head, hands it to ``app.dispatch`` and writes back the response.
+It knows the application only through :meth:`weblet.App.handle`, which it
+calls with each parsed request head, and the app's limits and ``log``. How a
+response is framed is :func:`weblet.protocol.response_framing`'s decision,
+made inside ``handle``; this module carries it out. Starting and stopping a
+Server is :mod:`weblet.lifecycle`'s.
 """
-try:
-    import asyncio
-except ImportError:  # MicroPython before 1.21
-    import uasyncio as asyncio
-
-try:
-    from time import ticks_ms, ticks_diff
-except ImportError:  # CPython
-    from time import monotonic
-    ticks_ms = lambda: int(monotonic() * 1000)  # noqa: E731 (two lambdas cost less than defs)
-    ticks_diff = lambda a, b: a - b  # noqa: E731
-
-from .protocol import HTTPError, parse_head, format_head
-from .app import Request, MICROPYTHON
+from .platform import MICROPYTHON, asyncio, ticks_ms, ticks_diff
+from .protocol import (HTTPError, CHUNKED, NO_BODY, check_request, find_head, format_head,
+                       parse_head)
 
 CancelledError = asyncio.CancelledError
-READ_SIZE = 256
+READ_SIZE = 256  # bytes per socket read: a request head usually fits
 
 
 class Connection:
-    """One client connection: a buffered reader over the asyncio stream, and its deadline.
+    """One client connection: buffered reads over the asyncio stream, writes, and its deadline.
 
     ``deadline`` is ``(start, milliseconds)`` while the server waits on the client
     and ``None`` while the application runs; the server's watchdog cancels the
-    connection's task once it passes. A handler that takes the connection over
+    connection's task once it passes. A body read, like a write, waits
+    ``timeout`` seconds at most for each piece. A handler that takes the connection over
     (see :attr:`weblet.Response.takeover`) uses :meth:`read`,
-    :meth:`readexactly`, :meth:`readline`, :meth:`write` and ``client``.
+    :meth:`readexactly`, :meth:`readline`, :meth:`write` and ``client``; its
+    reads have no deadline.
     """
 
     # Defaults live on the class: an instance stores only what changes.
     buf = b''
     pos = 0
-    task = deadline = client = None
+    task = deadline = client = takeover = None
     expired = sent = has_slot = False
     idle = True
     served = 0
 
-    def __init__(self, app, reader, writer):
-        self.app = app
-        self.reader = reader
+    def __init__(self, stream, writer, timeout):
+        self.stream = stream
         self.writer = writer
+        self.timeout = timeout  # seconds each write, and each read of a body, may take
         if MICROPYTHON:
             try:  # no Nagle delay between a response head and its body
                 writer.s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
@@ -64,7 +59,15 @@ class Connection:
         self.deadline = (ticks_ms(), int(seconds * 1000))
 
     async def _fill(self):
-        data = await self.reader.read(READ_SIZE)
+        # A read for a request's body must make progress within the timeout. A
+        # head has its own deadline running already, and a take-over's reads
+        # have none.
+        timed = self.deadline is None and self.takeover is None
+        if timed:
+            self.wait(self.timeout)
+        data = await self.stream.read(READ_SIZE)
+        if timed:
+            self.deadline = None
         if not data:
             raise EOFError()
         self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
@@ -104,19 +107,27 @@ class Connection:
         """Send ``data``; a peer that stops reading meets the request timeout."""
         self.sent = True
         self.writer.write(data)
-        self.wait(self.app.request_timeout)
+        self.wait(self.timeout)
         await self.writer.drain()
         self.deadline = None
 
+    async def send_continue(self):
+        """Tell a client that sent ``Expect: 100-continue`` to send its body.
+
+        An interim response: the request's answer is still to come.
+        """
+        await self.write(b'HTTP/1.1 100 Continue\r\n\r\n')
+        self.sent = False
+
 
 class Server:
-    """Serves one :class:`weblet.App` on a listening socket; made by ``App.start``,
-    stopped by ``App.shutdown`` (both in :mod:`weblet.appsetup`).
+    """Serves one app on a listening socket; made by ``App.start``, stopped by
+    ``App.shutdown`` (both in :mod:`weblet.lifecycle`).
 
     ``closed`` is an ``asyncio.Event`` set once ``App.shutdown`` has finished.
     """
 
-    # Set by AppSetup.start: the listening socket (MicroPython) or asyncio's
+    # Set by lifecycle.start: the listening socket (MicroPython) or asyncio's
     # server, the accept loop's task (MicroPython) and the watchdog's task.
     listener = accepter = watchdog = None
     closing = False
@@ -128,7 +139,7 @@ class Server:
         self.connections = set()
         self.closed = asyncio.Event()
 
-    def _accept(self, listener, ssl):
+    def accept(self, listener, ssl):
         """MicroPython's accept loop (a generator the scheduler runs as a coroutine).
 
         asyncio's own loop ends for good at a MemoryError; this one loses only
@@ -145,17 +156,17 @@ class Server:
                     client = ssl.wrap_socket(client, server_side=True,
                                              do_handshake_on_connect=False)
                 client.setblocking(False)
-                # 'tcp': the socket under TLS, closed by _serve too, since a TLS
+                # 'tcp': the socket under TLS, closed by serve too, since a TLS
                 # socket whose handshake failed lets go of it without closing it.
                 stream = asyncio.StreamReader(client, {'peername': address, 'tcp': tcp})
-                asyncio.create_task(self._serve(stream, stream))
+                asyncio.create_task(self.serve(stream, stream))
             except (OSError, MemoryError) as e:
                 if client is not None:
                     client.close()
                 if isinstance(e, MemoryError):
                     self.app.log('WARN', 'out of memory: a connection was refused')
 
-    async def _watch(self):
+    async def watch(self):
         """Cancel every connection whose deadline has passed: one timer for all."""
         while True:
             await asyncio.sleep(0.2)
@@ -166,9 +177,10 @@ class Server:
                     conn.expired = True
                     conn.task.cancel()
 
-    async def _serve(self, reader, writer):
+    async def serve(self, reader, writer):
+        """Serve one connection until it closes (asyncio's client-connected callback)."""
         try:
-            conn = Connection(self.app, reader, writer)
+            conn = Connection(reader, writer, self.app.request_timeout)
         except MemoryError:  # not even room to start: drop this one connection
             await writer.wait_closed()
             return
@@ -202,10 +214,9 @@ class Server:
                     conn.pos = 0
                     conn.idle = False
                 conn.wait(self.app.request_timeout)  # for the whole head
-                keep = await self._exchange(conn)
-                if keep is not True:
-                    if keep:  # a take-over, run from here so the request's frame is gone
-                        await keep(conn)
+                if not await self._exchange(conn):
+                    if conn.takeover is not None:  # run from here: the request's frame is gone
+                        await conn.takeover(conn)
                     break
         except CancelledError:
             if hasattr(conn.task, 'uncancel'):  # CPython: handled here, later awaits are fine
@@ -255,109 +266,59 @@ class Server:
             # unread input resets the connection, and the client may lose the answer.
             conn.wait(0.5)
             for _ in range(256):
-                if not await conn.reader.read(READ_SIZE):
+                if not await conn.stream.read(READ_SIZE):
                     break
         except (OSError, CancelledError, MemoryError):  # closing follows either way
             pass
         conn.deadline = None
 
     async def _exchange(self, conn):
-        """Read one request, dispatch it and write the response.
+        """Read one request, have the app answer it and write the answer out.
 
-        Returns True to keep the connection, False to close it, or the
-        response's ``takeover`` function when a handler takes it over.
-        One coroutine does all three, so a request in flight holds one frame.
+        Returns whether the connection carries another request. A response
+        that takes the connection over leaves its function in
+        ``conn.takeover`` (and the connection is not kept for HTTP). One
+        coroutine does all three, so a request in flight holds one frame.
         """
         app = self.app
-        # The head: the request line and header lines, each with its CRLF.
-        # Empty lines before a request are skipped (RFC 9112 section 2.2).
-        # Past max_line without a line end is 414, past max_header_bytes more
-        # for the headers 431, a bare LF ending the request line 400.
         while True:
-            buf = conn.buf
-            while buf[conn.pos:conn.pos + 2] == b'\r\n':
-                conn.pos += 2
-            pos = conn.pos
-            end = buf.find(b'\r\n\r\n', pos)
-            line_end = buf.find(b'\n', pos)
-            if line_end < 0 and len(buf) - pos > app.max_line or line_end - pos > app.max_line:
-                raise HTTPError(414)
-            if line_end > pos and buf[line_end - 1] != 13 or buf.find(b'\n\n', pos) >= 0:
-                raise HTTPError(400, 'bad line ending')
+            start, end = find_head(conn.buf, conn.pos, app.max_line, app.max_header_bytes)
+            conn.pos = start
             if end >= 0:
-                if end - line_end > app.max_header_bytes:
-                    raise HTTPError(431)
-                conn.pos = end + 4
                 break
-            if line_end >= 0 and len(buf) - line_end > app.max_header_bytes:
-                raise HTTPError(431)
             await conn._fill()
         conn.deadline = None
-        method, target, version, headers, length = parse_head(buf[pos:end + 2], app.max_headers)
-        buf = None  # a body read from here on may replace conn.buf
-        if version == '1.1' and 'host' not in headers:
-            raise HTTPError(400, 'missing host')
-        expect = headers.get('expect')
-        if expect is not None and expect.lower() != '100-continue':
-            raise HTTPError(417)
+        conn.pos = end + 4
+        method, target, version, headers, length = parse_head(
+            conn.buf[start:end + 2], app.max_headers)
+        expect_continue = check_request(version, headers)
         body = None
         if length is not None:
             from .body import Body
-            body = Body(conn, length, expect is not None and version == '1.1')
-        req = Request(app, method, target, version, headers, body, conn.client)
-        resp = await app.dispatch(req)
+            body = Body(conn, length, app.max_header_bytes,
+                        conn.send_continue if expect_continue else None)
+        resp, mode, keep = await app.handle(method, target, version, headers, body,
+                                            conn.client, not self.closing)
         conn.served += 1
-        keep = req.keep_alive and not self.closing
-        resp_headers = resp.headers
-        if resp_headers.get('connection', '').lower() == 'close':
-            keep = False
-        elif body is not None and keep and not body.started:
-            # An unread body is drained, unless it is large or was never asked for.
-            keep = length <= app.max_body and not body.expect_continue
-        elif body is not None:
-            keep = keep and not body.broken
-
-        # The response.
-        status = resp.status
         content = resp.body
-        if isinstance(content, str):
-            content = content.encode()
-        streamed = not isinstance(content, (bytes, bytearray, memoryview))
-        if streamed:
+        head = format_head(resp.status, resp.headers.items(), resp.cookies)
+        if not isinstance(content, (bytes, bytearray, memoryview)):  # a stream
             from .body import send_stream, close_stream
-        if status < 200 or status == 204 or status == 304:  # never a body
-            if streamed:
-                await close_stream(content)
-            content = b''
-            streamed = False
-            resp_headers.pop('content-length')
-        elif not streamed:
-            resp_headers['Content-Length'] = len(content)
-        elif 'content-length' not in resp_headers:
-            if version == '1.1':
-                resp_headers['Transfer-Encoding'] = 'chunked'
-            else:
-                keep = False
-        if status != 101:
-            if not keep:
-                resp_headers['Connection'] = 'close'
-            elif version == '1.0':
-                resp_headers['Connection'] = 'keep-alive'
-        head = format_head(status, resp_headers.items(), resp.cookies)
-        if req.method == 'HEAD' or streamed or len(content) >= 1024:
             await conn.write(head)
-            if req.method == 'HEAD':
-                if streamed:
-                    await close_stream(content)
-            elif streamed:
-                await send_stream(conn, content, 'transfer-encoding' in resp_headers,
-                                  app.stream_chunk_size)
+            if mode == NO_BODY:
+                await close_stream(content)
             else:
-                await conn.write(content)
+                await send_stream(conn.write, content, mode == CHUNKED, app.stream_chunk_size)
+        elif mode == NO_BODY or not content:
+            await conn.write(head)
+        elif len(content) >= 1024:  # not worth copying into one buffer
+            await conn.write(head)
+            await conn.write(content)
         else:
-            await conn.write(head + content if content else head)
+            await conn.write(head + content)
         if resp.takeover is not None:
-            return resp.takeover
+            conn.takeover = resp.takeover
+            return False
         if keep and body is not None:
             keep = await body.discard(app.max_body)
         conn.wait(app.keepalive_timeout)

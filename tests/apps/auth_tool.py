@@ -13,6 +13,8 @@ import json
 import sys
 from binascii import hexlify, unhexlify
 
+import weblet  # noqa: F401 (the core and asyncio keep the real clock; weblet-auth gets the one below)
+
 command = sys.argv[1]
 if '--epoch2000' in sys.argv:
     import time as real_time

@@ -15,15 +15,13 @@ Example::
         return {'user': req.state.user}
 """
 import json
-import sys
 import time
 from binascii import a2b_base64, b2a_base64
 from hashlib import sha256
 
-from weblet import HTTPError
-from weblet.app import call
+from weblet import HTTPError, MICROPYTHON, call
 
-if sys.implementation.name == 'micropython':
+if MICROPYTHON:
     # No hmac built in (micropython-lib's, if installed, varies by version): hmac_sha256 below.
     _hmac_digest = None
 else:

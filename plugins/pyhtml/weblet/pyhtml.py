@@ -22,11 +22,9 @@ the server's event loop only, not from several threads at once.
 import os
 import sys
 
-from weblet import Response, HTTPError
+from weblet import Response, HTTPError, escape_html, format_exception, unload
 
 _MISSING = object()
-# & first, so the entities added by the others are not escaped again.
-_ENTITIES = (('&', '&amp;'), ('<', '&lt;'), ('>', '&gt;'), ('"', '&quot;'), ("'", '&#39;'))
 _NAME_CHARS = '0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
 _HTML = 'text/html; charset=utf-8'
 
@@ -39,22 +37,7 @@ class TemplateError(Exception):
     """
 
 
-def escape(value):
-    """``value`` as text for HTML, with ``& < > " '`` escaped; ``None`` gives ``''``.
-
-    :param value: any value; it is converted with ``str()``.
-
-    Example::
-
-        escape('<b>"hi"</b>')   # '&lt;b&gt;&quot;hi&quot;&lt;/b&gt;'
-    """
-    if value is None:
-        return ''
-    text = value if isinstance(value, str) else str(value)
-    for char, entity in _ENTITIES:
-        if char in text:
-            text = text.replace(char, entity)
-    return text
+escape = escape_html  # what {{ value }} writes (weblet.escape_html)
 
 
 def _text(value):
@@ -88,14 +71,7 @@ def where(exc, names, lines, files):
     :param lines: the generated module's ``LINES`` map (see the compiler).
     :param files: the generated module's ``FILES``.
     """
-    try:
-        from traceback import format_exception
-        text = ''.join(format_exception(type(exc), exc, exc.__traceback__))
-    except (ImportError, AttributeError):  # MicroPython (even with micropython-lib's traceback)
-        from io import StringIO
-        out = StringIO()
-        sys.print_exception(exc, out)
-        text = out.getvalue()
+    text = format_exception(exc)
     number = 0
     for name in names:
         at = text.rfind('File "%s", line ' % name) if name else -1
@@ -288,7 +264,7 @@ class Templates:
                 module = __import__(module_name(name))
             finally:
                 sys.path.pop(0)
-                sys.modules.pop(module_name(name), None)
+                unload(module_name(name))  # the cache keeps what it needs of it
             file_name = getattr(module, '__file__', None)
             namespace = module.__dict__
             deps = ()
@@ -298,8 +274,7 @@ class Templates:
                 namespace, deps = pyhtml_compiler.build(path)
             finally:
                 # Compiling is rare: give the compiler's heap back until it is needed again.
-                sys.modules.pop('weblet.pyhtml_compiler', None)
-                sys.modules['weblet'].__dict__.pop('pyhtml_compiler', None)
+                unload('weblet.pyhtml_compiler')
         files = namespace['FILES']
         entry = (path, source, deps, namespace['render'], namespace, namespace['LINES'],
                  files, (files[0], file_name))

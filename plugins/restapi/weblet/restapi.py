@@ -20,8 +20,7 @@ Example::
 """
 import json
 
-from weblet import HTTPError, Response
-from weblet.app import call, make_response
+from weblet import HTTPError, Response, call, format_exception, make_response
 
 METHODS = ('GET', 'POST', 'PUT', 'PATCH', 'DELETE')
 _BODY_METHODS = ('POST', 'PUT', 'PATCH')  # the methods whose callables get ``data``
@@ -33,18 +32,6 @@ def _error(status, message, headers=None):
     return Response.json({'error': message, 'status': status}, status, headers)
 
 
-def _trace(exc):
-    try:
-        import traceback
-        return ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    except ImportError:  # MicroPython
-        import io
-        import sys
-        out = io.StringIO()
-        sys.print_exception(exc, out)
-        return out.getvalue()
-
-
 async def _data(req):
     """The request's ``data``: its JSON or urlencoded body merged over the query args."""
     data = _merge({}, req.args)
@@ -52,7 +39,7 @@ async def _data(req):
     length = headers.get('content-length')
     if (length is None or length == '0') and 'transfer-encoding' not in headers:
         return data
-    media_type = headers.get('content-type', '').split(';')[0].strip().lower()
+    media_type = req.media_type
     if media_type == _JSON or media_type.endswith('+json'):
         body = await req.json()
         if not isinstance(body, dict):
@@ -243,7 +230,7 @@ class RestAPI:
             req.app.log('ERROR', 'out of memory in %s %s' % (method, req.path))
             return _error(503, 'out of memory')
         except Exception as exc:  # the API answers in JSON, whatever went wrong
-            trace = _trace(exc)
+            trace = format_exception(exc)
             req.app.log('ERROR', '%s %s failed:\n%s' % (method, req.path, trace))
             return _error(500, trace if req.app.debug else 'Internal Server Error')
 

@@ -9,12 +9,10 @@ The two interpreters want different formats: MicroPython's TLS (mbedTLS)
 parses DER only, CPython's ``ssl`` loads PEM files only. The plugin converts,
 so the same files work on both.
 """
-import sys
 from binascii import a2b_base64
 
-from weblet import App, Response, HTTPError
+from weblet import App, Response, HTTPError, MICROPYTHON, quote
 
-MICROPYTHON = sys.implementation.name == 'micropython'
 if MICROPYTHON:
     try:
         from tls import SSLContext, PROTOCOL_TLS_SERVER  # >= 1.23: no ssl.py wrapper on the heap
@@ -222,11 +220,7 @@ class TLS:
         server = await app.start(host, https_port, ssl=ctx)
         if http_port is None:
             return server
-        plain = App(max_body=app.max_body, max_header_bytes=app.max_header_bytes,
-                    max_headers=app.max_headers, max_line=app.max_line,
-                    request_timeout=app.request_timeout,
-                    keepalive_timeout=app.keepalive_timeout,
-                    max_connections=app.max_connections, debug=app.debug)
+        plain = App(debug=app.debug, **app.limits)
         plain.log = app.log
         plain.before_request(self._redirect if redirect else self._forward)
         try:
@@ -246,7 +240,6 @@ class TLS:
             host = host.partition(':')[0]
         if not host or host.strip(_HOST_CHARS):
             raise HTTPError(400, 'missing or bad host')
-        from weblet.forms import quote
         if self._https_port != 443:
             host += ':%d' % self._https_port
         query = '?' + req.query if req.query else ''

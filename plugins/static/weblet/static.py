@@ -16,14 +16,10 @@ and reading ``os.getcwd()`` (MicroPython has no ``realpath``).
 import os
 from time import gmtime
 
-from weblet import Response, HTTPError
+from weblet import Response, HTTPError, MICROPYTHON, escape_html, quote
 
-try:
-    from os import lstat  # CPython: sees a link instead of following it
-except ImportError:  # MicroPython
-    lstat = None
-
-MICROPYTHON = lstat is None
+# CPython's lstat sees a link instead of following it; MicroPython has none.
+lstat = None if MICROPYTHON else os.lstat
 # The MicroPython unix port has links but no lstat: read types from ilistdir.
 LINKS_VIA_LISTING = MICROPYTHON and hasattr(os, 'VfsPosix')
 # st_mode & 0xF000 is 0x4000 for a directory, 0x8000 for a regular file.
@@ -83,15 +79,6 @@ def _entry(folder, name):
         return None
     kind = st[0] & 0xF000
     return st if kind == 0x4000 or kind == 0x8000 else None
-
-
-def _quote(text):
-    """Percent-encode ``text`` for a URL (``/`` kept)."""
-    out = ''
-    for c in text.encode():
-        c = chr(c)
-        out += c if c < '\x7f' and c.isalpha() or c in '0123456789-._~/' else '%%%02X' % ord(c)
-    return out
 
 
 def _send(path, start, left, chunk):
@@ -157,7 +144,7 @@ def _respond(req, path, st, name, packed, max_age, attachment=None):
             attachment = name[name.rfind('/') + 1:]
         # A name that needs escaping goes percent-encoded as UTF-8 (RFC 6266,
         # RFC 8187), and percent-encoded in the plain parameter for old clients.
-        quoted = _quote(attachment)
+        quoted = quote(attachment)
         value = 'attachment; filename="%s"' % quoted
         if quoted != attachment:
             value += "; filename*=UTF-8''" + quoted
@@ -209,7 +196,6 @@ async def send_file(req, path, attachment=None, max_age=0):
         async def log(req):
             return await send_file(req, '/data/log.csv', attachment='log.csv')
     """
-    import weblet.body  # noqa: F401 (see Static.serve)
     if (not isinstance(path, str) or not isinstance(max_age, int) or max_age < 0
             or attachment is not None
             and attachment is not True and not isinstance(attachment, str)):
@@ -289,10 +275,6 @@ class Static:
 
     def serve(self, req):
         """The before-request hook: a file's response, or ``None`` to go on to the routes."""
-        # Every file is a streamed body, sent by weblet.body. Loading it before
-        # a response is built, rather than while the core sends it, keeps a
-        # small heap from fragmenting (see docs/static.rst).
-        import weblet.body  # noqa: F401
         path = req.path
         if req.method != 'GET' and req.method != 'HEAD' or not (path + '/').startswith(
                 self.prefix):
@@ -317,7 +299,7 @@ class Static:
         is_dir = not name or st is not None and st[0] & 0xF000 == 0x4000
         if is_dir:
             if not path.endswith('/'):  # relative links in the page need the slash
-                return Response.redirect(_quote(path[path.rfind('/') + 1:]) + '/', 301)
+                return Response.redirect(quote(path[path.rfind('/') + 1:]) + '/', 301)
             if name:
                 folder += '/' + name
             names = self.index
@@ -348,17 +330,13 @@ class Static:
         return None
 
 
-def _escape(text):
-    return text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
-
-
 def _listing(folder, path):
     """An HTML list of ``folder``'s directories and files, streamed, names escaped."""
-    yield '<!DOCTYPE html>\n<title>Index of %s</title>\n<ul>\n' % _escape(path)
+    yield '<!DOCTYPE html>\n<title>Index of %s</title>\n<ul>\n' % escape_html(path)
     for name in sorted(os.listdir(folder or '/')):
         st = _entry(folder, name)
         if st is not None and name[0] != '.':  # dot-names are never served
             if st[0] & 0xF000 == 0x4000:
                 name += '/'
-            yield '<li><a href="%s">%s</a>\n' % (_quote(name), _escape(name))
+            yield '<li><a href="%s">%s</a>\n' % (quote(name), escape_html(name))
     yield '</ul>\n'

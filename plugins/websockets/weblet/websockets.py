@@ -18,8 +18,7 @@ import hashlib
 
 import asyncio
 
-from weblet import Response, HTTPError
-from weblet.app import call
+from weblet import Response, HTTPError, call
 
 _GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 _PING = b'\x89\x00'

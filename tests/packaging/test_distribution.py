@@ -22,21 +22,21 @@ import pytest
 
 from conftest import ROOT, micropython_command, start_app, venv_command
 
-import build_index  # noqa: E402  (tools/, put on sys.path by conftest)
-import check_packages  # noqa: E402
-from footprint import module_name  # noqa: E402
+import build_index  # tools/, put on sys.path by pyproject.toml's pytest pythonpath
+import manifests
+from footprint import module_name
 
 TIMEOUT = 60
-PACKAGES, _LOAD_PROBLEMS = check_packages.load_packages(ROOT)
+PACKAGES, _LOAD_PROBLEMS = manifests.load_packages(ROOT)
 BY_NAME = {package.name: package for package in PACKAGES}
-PLUGINS = [package.name for package in PACKAGES if package.name != check_packages.CORE_NAME]
+PLUGINS = [package.name for package in PACKAGES if package.name != manifests.CORE_NAME]
 FLAVOURS = ('mpy', 'py')
 
 
 def require_package(name):
     """Skip, naming the package, until its folder exists (other work adds it later)."""
     if name not in BY_NAME:
-        folder = 'plugins/%s/package.json' % name[len(check_packages.PLUGIN_PREFIX):]
+        folder = 'plugins/%s/package.json' % name[len(manifests.PLUGIN_PREFIX):]
         pytest.skip('%s does not exist yet (%s is missing)' % (name, folder))
 
 
@@ -253,7 +253,7 @@ def test_mip_installs_each_package_by_name(tmp_path, index, index_dir, mpy_versi
 
 def test_mip_installs_a_pinned_version_and_skips_unchanged_files(tmp_path, index):
     target = tmp_path / 'lib'
-    core = BY_NAME[check_packages.CORE_NAME]
+    core = BY_NAME[manifests.CORE_NAME]
     assert_done(mip_install(target, index, '%s@%s' % (core.name, core.version)))
     again = mip_install(target, index, core.name)
     assert_done(again)
@@ -305,8 +305,8 @@ def test_mip_installs_the_core_by_url(tmp_path, tree):
     # --index points at loopback too, so nothing here can reach micropython.org.
     output = mip_install(target, tree, tree + '/core/package.json', mpy=False)
     assert_done(output)
-    assert files_in(target) == expected_files([check_packages.CORE_NAME], False)
-    for dest, source in BY_NAME[check_packages.CORE_NAME].sources():
+    assert files_in(target) == expected_files([manifests.CORE_NAME], False)
+    for dest, source in BY_NAME[manifests.CORE_NAME].sources():
         assert (target / dest).read_bytes() == source.read_bytes()
     serve_hello(target)
 
@@ -423,7 +423,7 @@ def test_missing_dependency_fails(tmp_path, broken_index):
     if not PLUGINS:
         pytest.skip('no plugins/*/package.json exists yet')
     copy, url, flavour = broken_index
-    shutil.rmtree(str(copy / 'package' / flavour / check_packages.CORE_NAME))
+    shutil.rmtree(str(copy / 'package' / flavour / manifests.CORE_NAME))
     assert any('dependency weblet' in problem for problem in build_index.verify(copy))
     target = tmp_path / 'lib'
     output = mip_install(target, url, PLUGINS[0])

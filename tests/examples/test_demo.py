@@ -9,14 +9,12 @@ import http.client
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
 from conftest import ROOT, RunningApp, browser_missing, free_port, start_browser
 
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
-import demo as demo_tool  # noqa: E402  (tools/demo.py)
+import demo as demo_tool  # tools/demo.py
 
 pytestmark = pytest.mark.skipif(bool(browser_missing()), reason='the demo test needs '
                                 + ', '.join(browser_missing()))

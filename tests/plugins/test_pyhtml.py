@@ -16,10 +16,10 @@ import urllib.parse
 
 import pytest
 
-from conftest import INTERPRETERS, raw_exchange, recv_until_close, start_app, status_of
-from test_memory import HELLO_HEAP
+from conftest import (HELLO_HEAP, INTERPRETERS, raw_exchange, recv_until_close, start_app,
+                      status_of)
 
-import pyhtml_compile  # tools/pyhtml_compile.py (conftest puts tools/ on sys.path)
+import pyhtml_compile  # tools/pyhtml_compile.py (pyproject.toml puts tools/ on pytest's path)
 
 MTIME = 1700000000
 
@@ -560,13 +560,16 @@ def heap(extra_kb):
     return '%dK' % (int(HELLO_HEAP[:-1]) + extra_kb)
 
 
-# HELLO_HEAP is the heap the core's hello-world test needs today (the budget is 32K).
-# One render of a precompiled template streams in it. Compiling on the device needs
-# the compiler and MicroPython's compile() for a moment, and each concurrent render
-# about 3 KB (request, response, buffers) in a heap that fragments: those runs get
-# more (found by running each case many times; less fails now and then).
+# HELLO_HEAP is the heap the core's hello-world test needs today, with a margin.
+# One render of a precompiled template streams in a little more. Compiling on the
+# device needs the compiler and MicroPython's compile() for a moment, and each
+# concurrent render about 3 KB (request, response, buffers) in a heap that fragments:
+# those runs get more. The smallest heap that passes jumps by up to 8 KB when the
+# core's code changes size, as the heap's layout shifts (the single precompiled
+# render passed at 80K, then needed 88K after a change of a few bytes): each case
+# keeps a margin of 6 KB or more over its latest bisection.
 @pytest.mark.parametrize('source, clients, extra_kb', [
-    ('precompiled', 1, 0), ('compiled', 1, 24), ('precompiled', 3, 24), ('compiled', 3, 32)])
+    ('precompiled', 1, 16), ('compiled', 1, 28), ('precompiled', 3, 24), ('compiled', 3, 32)])
 def test_a_1000_row_table_streams_in_a_small_heap(staged, site, precompiled, source, clients,
                                                   extra_kb):
     folder = site['templates'] if source == 'compiled' else precompiled['mpy']

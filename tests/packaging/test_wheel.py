@@ -5,7 +5,7 @@ import subprocess
 import sys
 import zipfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT
 
 
 def test_wheel_holds_core_and_every_plugin_module(tmp_path):

@@ -1,0 +1,77 @@
+"""Starting and stopping an app's server: listening, startup and shutdown hooks,
+and a graceful shutdown.
+
+:meth:`weblet.App.start` and :meth:`weblet.App.shutdown` forward here. A
+device runs this code once at boot and once at the end, so :func:`start`
+unloads this module once the server listens, which gives its heap back to
+requests; :func:`shutdown` loads it again. Serving itself is
+:mod:`weblet.server`'s.
+"""
+from .platform import MICROPYTHON, asyncio, call, ticks_ms, ticks_diff, unload
+from .server import Server
+
+
+async def run_hooks(app, which):
+    """Run ``app``'s ``_startup`` or ``_shutdown`` functions, then its mounted apps'."""
+    for fn in getattr(app, which):
+        await call(fn)
+    for _, mounted in app.router.mounts:
+        await run_hooks(mounted, which)
+
+
+async def start(app, host, port, ssl):
+    """:meth:`weblet.App.start`: run the startup hooks, listen, return the Server."""
+    await run_hooks(app, '_startup')
+    server = Server(app)
+    backlog = app.max_connections * 2
+    if MICROPYTHON:
+        import socket
+        address = socket.getaddrinfo(host, port)[0]
+        listener = socket.socket(address[0])
+        listener.setblocking(False)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address[-1])
+        listener.listen(backlog)
+        server.listener = listener
+        server.accepter = asyncio.create_task(server.accept(listener, ssl))
+    else:
+        extra = {}
+        if ssl is not None:
+            # CPython completes the TLS handshake before serve runs (where the
+            # watchdog would bound it): bound it like a request head.
+            extra['ssl_handshake_timeout'] = app.request_timeout
+        server.listener = await asyncio.start_server(
+            server.serve, host, port, backlog=backlog, ssl=ssl, **extra)
+    server.watchdog = asyncio.create_task(server.watch())
+    app.server = server
+    app.log('INFO', 'listening on %s:%d' % (host, port))
+    unload(__name__)
+    return server
+
+
+async def shutdown(app, timeout):
+    """:meth:`weblet.App.shutdown`: stop accepting, finish or cancel connections, run the
+    shutdown hooks, then set ``server.closed``."""
+    server = app.server
+    if server is None:
+        return
+    app.server = None
+    server.closing = True
+    if MICROPYTHON:
+        server.accepter.cancel()
+    server.listener.close()
+    for conn in list(server.connections):
+        if conn.idle:
+            conn.task.cancel()
+    started = ticks_ms()
+    while server.connections and ticks_diff(ticks_ms(), started) < timeout * 1000:
+        await asyncio.sleep(0.01)
+    for conn in list(server.connections):
+        conn.task.cancel()
+    while server.connections:
+        await asyncio.sleep(0.01)
+    server.watchdog.cancel()
+    if not MICROPYTHON:
+        await server.listener.wait_closed()
+    await run_hooks(app, '_shutdown')
+    server.closed.set()

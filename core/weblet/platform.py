@@ -1,0 +1,101 @@
+"""What differs between MicroPython and CPython, written once for the core and plugins.
+
+The bottom layer of the core: the interpreter flag, the asyncio module,
+millisecond ticks, calling a callback that may be sync or async, formatting
+an exception with its traceback, and forgetting a module to free its heap.
+It imports nothing from weblet. ``try: import x / except ImportError``
+shims belong here and nowhere else.
+"""
+import sys
+
+try:
+    import asyncio
+except ImportError:  # MicroPython before 1.21
+    import uasyncio as asyncio
+
+try:
+    from time import ticks_ms, ticks_diff
+except ImportError:  # CPython
+    from time import monotonic
+    ticks_ms = lambda: int(monotonic() * 1000)  # noqa: E731 (two lambdas cost less than defs)
+    ticks_diff = lambda a, b: a - b  # noqa: E731
+
+MICROPYTHON = sys.implementation.name == 'micropython'
+GENERATOR = type((lambda: (yield))())  # on MicroPython, coroutines too
+
+
+def _resume(coro):
+    # Hands a MicroPython coroutine's first suspension to the scheduler, then runs it on.
+    try:
+        yield
+    except BaseException:
+        coro.close()
+        raise
+    return (yield from coro)
+
+
+def _prepend(first, gen):
+    yield first
+    yield from gen
+
+
+async def call(fn, *args, **kwargs):
+    """Call a sync or async ``fn`` and return its result.
+
+    The core calls handlers and hooks with it, and plugins call their users'
+    callbacks with it, so a user may write any of them either way.
+
+    On MicroPython coroutines and generators share one type: a generator
+    whose first value is not ``None`` is a streamed body and is returned
+    whole; anything else is run as a coroutine.
+
+    Example::
+
+        result = await call(self.on_reject, req)
+    """
+    result = fn(*args, **kwargs)
+    if hasattr(result, '__await__'):  # a CPython coroutine
+        return await result
+    if MICROPYTHON and isinstance(result, GENERATOR):
+        try:
+            first = result.send(None)
+        except StopIteration as done:
+            return done.value
+        if first is not None:
+            return _prepend(first, result)
+        return await _resume(result)
+    return result
+
+
+def format_exception(exc):
+    """``exc`` with its traceback, as the text Python prints for it.
+
+    Example::
+
+        app.log('ERROR', 'sensor task failed:\\n' + format_exception(exc))
+    """
+    try:
+        from traceback import format_exception as lines
+        return ''.join(lines(type(exc), exc, exc.__traceback__))
+    except (ImportError, AttributeError):  # MicroPython (even with micropython-lib's traceback)
+        from io import StringIO
+        out = StringIO()
+        sys.print_exception(exc, out)
+        return out.getvalue()
+
+
+def unload(name):
+    """Forget the module called ``name``, so the heap its code holds can be freed.
+
+    It is removed from ``sys.modules`` and from its package's attributes; the
+    next import loads it again. Only references held elsewhere keep it alive.
+
+    Example::
+
+        unload('weblet.pyhtml_compiler')
+    """
+    sys.modules.pop(name, None)
+    package, _, attribute = name.rpartition('.')
+    package = sys.modules.get(package)
+    if package is not None:
+        package.__dict__.pop(attribute, None)

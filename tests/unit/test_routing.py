@@ -1,0 +1,368 @@
+"""Unit tests of weblet.routing: compiling and matching route patterns,
+converters (custom ones too), building paths back, the Allow header, and a
+Router's matching, mounts and url_for.
+
+Portable: runs on CPython under pytest and on MicroPython under micropython/run.py.
+"""
+import sys
+
+if sys.implementation.name != 'micropython':  # CPython: weblet from the source tree
+    import os
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), 'core'))
+
+import pytest  # noqa: E402
+
+from weblet.escaping import unquote  # noqa: E402
+from weblet.routing import (  # noqa: E402
+    CONVERTERS, FOUND, MOUNTED, NOT_ALLOWED, NOT_FOUND, Route, Router, add_converter, allowed)
+
+
+def parts(path):
+    return path.split('/')
+
+
+def tokens(header):
+    """The comma-separated tokens of a header value, sorted (dicts may not keep order)."""
+    return sorted(token.strip() for token in header.split(','))
+
+
+def handler(req):
+    pass
+
+
+def other(req):
+    pass
+
+
+# -- Route: compiling -------------------------------------------------------------
+
+def test_route_static():
+    route = Route('/about/team')
+    assert route.pattern == '/about/team'
+    assert route.segments is None and not route.greedy
+    assert route.handlers == {}
+    assert route.build_path({}) == '/about/team'
+
+
+def test_route_compiles_segments():
+    route = Route('/led/<int:pin>/<name>')
+    assert route.segments == ['', 'led', ('', 'int', 'pin', ''), ('', 'str', 'name', '')]
+    assert not route.greedy
+    assert Route('/f/report-<int:y>.pdf').segments == [
+        '', 'f', ('report-', 'int', 'y', '.pdf')]
+    assert Route('/s/<path:p>').greedy
+    assert Route('/s/<path:p>').segments == ['', 's', ('', 'path', 'p', '')]
+
+
+@pytest.mark.parametrize('pattern', [
+    '/a/<name',             # unclosed
+    '/a/<int:name/b',
+    '/a/<float:x>',         # unknown converters
+    '/a/<nope:x>',
+    '/a/<path:p>/b',        # <path:...> not at the end
+    '/a/<path:p>.txt',
+    '/<path:p>/<int:i>',
+    '/<>',                  # no name
+    '/<int:>',
+    '/a/<path:>',
+    '/<a>-<b>',             # two parameters in one segment
+    '/<a>/<a>',             # a repeated name
+    '/<int:a>/x/<a>',
+])
+def test_route_bad_pattern_is_value_error(pattern):
+    with pytest.raises(ValueError) as info:
+        Route(pattern)
+    assert repr(pattern) in str(info.value)
+
+
+# -- Route: matching --------------------------------------------------------------
+
+@pytest.mark.parametrize('pattern, path, params', [
+    ('/led/<int:pin>', '/led/5', {'pin': 5}),
+    ('/led/<int:pin>', '/led/007', {'pin': 7}),
+    ('/led/<int:pin>', '/led/x', None),
+    ('/led/<int:pin>', '/led/-1', None),
+    ('/led/<int:pin>', '/led/+1', None),
+    ('/led/<int:pin>', '/led/1.5', None),
+    ('/led/<int:pin>', '/led/ 1', None),
+    ('/led/<int:pin>', '/led/', None),
+    ('/led/<int:pin>', '/led', None),
+    ('/led/<int:pin>', '/led/5/', None),
+    ('/led/<int:pin>', '/led/5/x', None),
+    ('/led/<int:pin>', '/lamp/5', None),
+    ('/led/<int:pin>', '/led/\u00b2', None),     # isdigit() but not int()-able
+    ('/u/<name>', '/u/ann', {'name': 'ann'}),
+    ('/u/<str:name>', '/u/caf\u00e9 au lait', {'name': 'caf\u00e9 au lait'}),
+    ('/u/<name>', '/u/', None),
+    ('/u/<name>/edit', '/u/ann/edit', {'name': 'ann'}),
+    ('/u/<name>/edit', '/u/ann/view', None),
+    ('/<a>/<b>', '/x/y', {'a': 'x', 'b': 'y'}),
+    ('/f/report-<int:y>.pdf', '/f/report-2024.pdf', {'y': 2024}),
+    ('/f/report-<int:y>.pdf', '/f/report-.pdf', None),
+    ('/f/report-<int:y>.pdf', '/f/report-2024.txt', None),
+    ('/f/report-<int:y>.pdf', '/f/memo-2024.pdf', None),
+    ('/f/<n>.txt', '/f/.txt', None),
+    ('/f/<n>.txt', '/f/a.txt', {'n': 'a'}),
+    ('/<name>.json', '/data.json', {'name': 'data'}),
+    ('/s/<path:p>', '/s/a', {'p': 'a'}),
+    ('/s/<path:p>', '/s/a/b/c.css', {'p': 'a/b/c.css'}),
+    ('/s/<path:p>', '/s/a/', {'p': 'a/'}),
+    ('/s/<path:p>', '/s/', None),
+    ('/s/<path:p>', '/s', None),
+    ('/s/<path:p>', '/t/a/b', None),
+    ('/s/pre-<path:p>', '/s/pre-x/y', {'p': 'x/y'}),
+    ('/s/pre-<path:p>', '/s/x/y', None),
+    ('/<path:p>', '/', None),
+    ('/<path:p>', '/a/b', {'p': 'a/b'}),
+])
+def test_route_match(pattern, path, params):
+    assert Route(pattern).match(parts(path)) == params
+
+
+def test_add_converter_custom():
+    add_converter('hexunit', lambda s: int(s, 16), lambda v: '%x' % v)
+    try:
+        assert CONVERTERS['hexunit'][0]('ff') == 255
+        route = Route('/c/<hexunit:color>')
+        assert route.match(parts('/c/ff')) == {'color': 255}
+        assert route.match(parts('/c/zz')) is None  # ValueError from parse: no match
+        assert route.build_path({'color': 255}) == '/c/ff'
+    finally:
+        CONVERTERS.pop('hexunit', None)
+    with pytest.raises(ValueError):
+        Route('/c/<hexunit:color>')  # gone again
+
+
+def test_add_converter_default_to_url_is_str():
+    add_converter('upper_unit', lambda s: s.upper())
+    try:
+        route = Route('/w/<upper_unit:word>')
+        assert route.match(parts('/w/abc')) == {'word': 'ABC'}
+        assert route.build_path({'word': 'XY'}) == '/w/XY'
+    finally:
+        CONVERTERS.pop('upper_unit', None)
+
+
+@pytest.mark.parametrize('args, named', [
+    (('nope_unit', 'not callable'), 'nope_unit'),
+    (('nope_unit', int, 5), 'nope_unit'),
+    (('', int), 'name'),
+    ((None, int), 'name'),
+])
+def test_add_converter_rejects_bad_arguments(args, named):
+    with pytest.raises(ValueError) as info:
+        add_converter(*args)
+    assert named in str(info.value)
+    assert 'nope_unit' not in CONVERTERS and '' not in CONVERTERS
+
+
+# -- Route: building paths ----------------------------------------------------------
+
+def test_build_path_consumes_params():
+    route = Route('/led/<int:pin>/<name>')
+    params = {'pin': 5, 'name': 'red', 'extra': 1}
+    assert route.build_path(params) == '/led/5/red'
+    assert params == {'extra': 1}
+
+
+def test_build_path_missing_param():
+    with pytest.raises(ValueError) as info:
+        Route('/led/<int:pin>').build_path({})
+    assert 'pin' in str(info.value)
+
+
+@pytest.mark.parametrize('pattern, params, path', [
+    ('/u/<name>', {'name': 'a b/c'}, '/u/a%20b%2Fc'),
+    ('/u/<name>', {'name': 'caf\u00e9'}, '/u/caf%C3%A9'),
+    ('/s/<path:p>', {'p': 'a b/c.css'}, '/s/a%20b/c.css'),
+    ('/f/report-<int:y>.pdf', {'y': 7}, '/f/report-7.pdf'),
+])
+def test_build_path_quotes(pattern, params, path):
+    assert Route(pattern).build_path(params) == path
+
+
+def test_build_path_then_match():
+    route = Route('/a/<name>/n-<int:number>.x/<path:rest>')
+    params = {'name': 'café & co', 'number': 12, 'rest': 'x y/z'}
+    built = route.build_path(dict(params))
+    assert built == '/a/caf%C3%A9%20%26%20co/n-12.x/x%20y/z'
+    assert route.match(unquote(built).split('/')) == params
+
+
+# -- allowed ------------------------------------------------------------------------
+
+@pytest.mark.parametrize('methods, expected', [
+    (['GET'], ['GET', 'HEAD', 'OPTIONS']),
+    (['POST'], ['OPTIONS', 'POST']),
+    (['GET', 'POST'], ['GET', 'HEAD', 'OPTIONS', 'POST']),
+    (['GET', 'HEAD'], ['GET', 'HEAD', 'OPTIONS']),
+    (['HEAD'], ['HEAD', 'OPTIONS']),
+    (['OPTIONS'], ['OPTIONS']),
+    (['OPTIONS', 'GET'], ['GET', 'HEAD', 'OPTIONS']),
+    ([], ['OPTIONS']),
+])
+def test_allowed(methods, expected):
+    value = allowed(dict((method, handler) for method in methods))
+    assert tokens(value) == expected
+    assert len(value.split(', ')) == len(expected)  # each once, ', '-separated
+
+
+# -- Router: registering and matching -------------------------------------------------
+
+def make_router():
+    router = Router()
+    router.route('/').handlers['GET'] = handler
+    router.route('/led/<int:pin>').handlers['PUT'] = handler
+    router.route('/led/<int:pin>').handlers['GET'] = other
+    router.route('/u/me').handlers['GET'] = other
+    router.route('/u/<name>').handlers['GET'] = handler
+    router.route('/u/<int:id>').handlers['POST'] = handler   # never reached: <name> first
+    router.route('/form').handlers['POST'] = handler
+    return router
+
+
+def test_router_route_compiles_a_pattern_once():
+    router = Router()
+    static = router.route('/a')
+    dynamic = router.route('/b/<x>')
+    assert router.route('/a') is static and router.route('/b/<x>') is dynamic
+    assert router.static == {'/a': static}
+    assert router.dynamic == [dynamic]
+    assert router.names == {} and router.mounts == []
+
+
+def test_router_route_bad_pattern_is_value_error():
+    with pytest.raises(ValueError):
+        Router().route('/x/<bogus:y>')
+
+
+@pytest.mark.parametrize('method, path, expected', [
+    ('GET', '/', (FOUND, handler, {})),
+    ('HEAD', '/', (FOUND, handler, {})),              # HEAD falls back to GET
+    ('GET', '/led/3', (FOUND, other, {'pin': 3})),
+    ('PUT', '/led/3', (FOUND, handler, {'pin': 3})),
+    ('GET', '/u/me', (FOUND, other, {})),             # a static route comes first
+    ('GET', '/u/ann', (FOUND, handler, {'name': 'ann'})),
+    ('GET', '/nope', (NOT_FOUND, None, None)),
+    ('GET', '/led/x', (NOT_FOUND, None, None)),
+    ('get', '/', (NOT_ALLOWED, None, 'GET, HEAD, OPTIONS')),  # methods are case-sensitive
+])
+def test_router_match(method, path, expected):
+    kind, target, detail = make_router().match(method, path)
+    assert (kind, target) == expected[:2]
+    if kind == NOT_ALLOWED:
+        assert tokens(detail) == tokens(expected[2])
+    else:
+        assert detail == expected[2]
+
+
+@pytest.mark.parametrize('method, path, allow', [
+    ('POST', '/', 'GET, HEAD, OPTIONS'),
+    ('DELETE', '/led/1', 'GET, HEAD, OPTIONS, PUT'),
+    ('OPTIONS', '/led/1', 'GET, HEAD, OPTIONS, PUT'),
+    ('POST', '/u/5', 'GET, HEAD, OPTIONS'),          # <name> matched first
+    ('GET', '/form', 'OPTIONS, POST'),
+    ('HEAD', '/form', 'OPTIONS, POST'),               # no GET to fall back to
+])
+def test_router_match_not_allowed(method, path, allow):
+    kind, target, detail = make_router().match(method, path)
+    assert (kind, target) == (NOT_ALLOWED, None)
+    assert tokens(detail) == tokens(allow)
+
+
+def test_router_match_options_star_lists_every_method():
+    kind, target, detail = make_router().match('OPTIONS', '*')
+    assert (kind, target) == (NOT_ALLOWED, None)
+    assert tokens(detail) == ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']
+    assert Router().match('OPTIONS', '*') == (NOT_ALLOWED, None, 'OPTIONS')
+
+
+class Mounted:
+    """What a Router mounts: anything with a router of its own."""
+
+    def __init__(self, router):
+        self.router = router
+
+
+@pytest.mark.parametrize('path, expected', [
+    ('/api', (MOUNTED, 'api', '/')),
+    ('/api/', (MOUNTED, 'api', '/')),
+    ('/api/items/3', (MOUNTED, 'api', '/items/3')),
+    ('/api/v1/status', (MOUNTED, 'api', '/v1/status')),  # the first mount whose prefix fits
+    ('/apix', (NOT_FOUND, None, None)),
+    ('/api/own', (FOUND, 'own', {})),                    # the router's own routes come first
+    ('/v2/x', (MOUNTED, 'v2', '/x')),
+])
+def test_router_match_mounts(path, expected):
+    router = Router()
+    api = Mounted(Router())
+    v2 = Mounted(Router())
+    router.mounts.append(('/api', api))
+    router.mounts.append(('/api/v1', v2))
+    router.mounts.append(('/v2', v2))
+    router.route('/api/own').handlers['GET'] = handler
+    kind, target, detail = router.match('GET', path)
+    targets = {'api': api, 'v2': v2, 'own': handler, None: None}
+    assert (kind, target, detail) == (expected[0], targets[expected[1]], expected[2])
+
+
+# -- Router: find and url_for ---------------------------------------------------------
+
+def named_router():
+    router = make_router()
+    for pattern, name in (('/', 'index'), ('/led/<int:pin>', 'led'),
+                          ('/u/<user>/files/<path:rest>', 'user_file')):
+        router.names[name] = router.route(pattern)
+    return router
+
+
+def test_router_url_for():
+    router = named_router()
+    assert router.url_for('index', {}) == '/'
+    assert router.url_for('led', {'pin': 5}) == '/led/5'
+    assert router.url_for('user_file', {'user': 'ann b', 'rest': 'a/b c.txt'}) == (
+        '/u/ann%20b/files/a/b%20c.txt')
+
+
+def test_router_url_for_extra_params_become_query():
+    router = named_router()
+    assert router.url_for('led', {'pin': 5, 'blink': 'yes please'}) == '/led/5?blink=yes%20please'
+    assert router.url_for('index', {'k y': 'a/b&c=d'}) == '/?k%20y=a%2Fb%26c%3Dd'
+    path, _, query = router.url_for('index', {'a': 1, 'b': 2}).partition('?')
+    assert path == '/' and sorted(query.split('&')) == ['a=1', 'b=2']
+
+
+def test_router_url_for_errors():
+    router = named_router()
+    with pytest.raises(ValueError) as info:
+        router.url_for('nope', {})
+    assert 'nope' in str(info.value)
+    with pytest.raises(ValueError) as info:
+        router.url_for('led', {})
+    assert 'pin' in str(info.value)
+
+
+def test_router_find_and_url_for_through_mounts():
+    router = named_router()
+    api = Router()
+    v1 = Router()
+    api.names['item'] = api.route('/items/<int:id>')
+    api.names['api_index'] = api.route('/')
+    v1.names['status'] = v1.route('/status')
+    v1.names['led'] = v1.route('/led/<int:pin>')   # shadowed by the parent's 'led'
+    api.mounts.append(('/v1', Mounted(v1)))
+    router.mounts.append(('/api', Mounted(api)))
+    assert router.find('item') == (api.names['item'], '/api')
+    assert router.find('status') == (v1.names['status'], '/api/v1')
+    assert router.find('led') == (router.names['led'], '')
+    assert router.find('nope') is None
+    assert router.url_for('item', {'id': 3}) == '/api/items/3'
+    assert router.url_for('item', {'id': 3, 'full': 1}) == '/api/items/3?full=1'
+    assert router.url_for('api_index', {}) == '/api/'
+    assert router.url_for('status', {}) == '/api/v1/status'
+    assert api.url_for('status', {}) == '/v1/status'
+    assert router.url_for('led', {'pin': 1}) == '/led/1'
+    assert v1.url_for('led', {'pin': 1}) == '/led/1'
+    with pytest.raises(ValueError):
+        api.url_for('index', {})  # a mounted router does not see its parent's routes
