@@ -3,7 +3,15 @@
 Server tests take the ``interp`` fixture (parametrised ``cpython`` /
 ``micropython``) and start an app with ``run_app``; the app runs in a
 subprocess on a free loopback port with the staged lib on its path.
+
+Every test that runs MicroPython carries the marker ``micropython``: those
+parametrised with ``'micropython'`` get it here, the others are marked by
+hand, and ``micropython_command()`` fails a test that runs it unmarked. So
+``WEBLET_MICROPYTHON=PATH pytest -m micropython tests`` is the whole
+MicroPython half on another binary (``make test-micropython-releases``; the
+bench smoke test is not in it: bench/run.py always runs the venv's).
 """
+import functools
 import http.client
 import json
 import os
@@ -19,6 +27,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APPS = os.path.join(ROOT, 'tests', 'apps')
 
+import micropython_build  # noqa: E402  (tools/, as stage)
 import stage  # noqa: E402  (tools/stage.py; pyproject.toml puts tools/ on pytest's path)
 
 INTERPRETERS = ('cpython', 'micropython')
@@ -37,12 +46,64 @@ def venv_command(name):
     return shutil.which(name)
 
 
+_RUNNING = []  # the test being run, for micropython_command's check
+
+
 def micropython_command():
-    """The MicroPython unix port: next to this Python (the venv), else on PATH."""
-    found = venv_command('micropython')
+    """The MicroPython unix port: ``$WEBLET_MICROPYTHON`` when set, else next to this
+    Python (the venv), else on PATH. Fails a test that is not marked ``micropython``."""
+    found = micropython_build.interpreter()
     if not found:
         pytest.fail('micropython not found: run the tests through `make test`')
+    if not os.path.exists(found):  # only WEBLET_MICROPYTHON names a file that may be missing
+        pytest.fail('%s=%s: no such file' % (micropython_build.BINARY_ENV, found))
+    if _RUNNING and _RUNNING[-1].get_closest_marker('micropython') is None:
+        pytest.fail('%s runs MicroPython: mark it @pytest.mark.micropython (or parametrise it '
+                    "with 'micropython'), so that -m micropython selects it" % _RUNNING[-1].nodeid)
     return found
+
+
+def micropython_version():
+    """``sys.implementation.version[:3]`` of micropython_command()'s binary, e.g. ``(1, 22, 2)``."""
+    return _version_of(micropython_command())
+
+
+@functools.lru_cache(maxsize=None)
+def _version_of(command):
+    script = 'import sys; print("%d %d %d" % sys.implementation.version[:3])'
+    out = subprocess.run([command, '-c', script], text=True, capture_output=True, timeout=60,
+                         check=True).stdout
+    return tuple(int(part) for part in out.split())
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``micropython`` every test parametrised with ``'micropython'`` (``interp``,
+    a module's server fixture over INTERPRETERS, ...)."""
+    for item in items:
+        callspec = getattr(item, 'callspec', None)
+        if callspec and 'micropython' in [value for value in callspec.params.values()
+                                          if isinstance(value, str)]:
+            item.add_marker(pytest.mark.micropython)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item):
+    _RUNNING.append(item)
+    try:
+        return (yield)
+    finally:
+        _RUNNING.pop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The counts each MicroPython release reported (tests/releases), last."""
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             for name, value in getattr(report, 'user_properties', ())
+             if name == 'micropython release' and report.when == 'call']
+    if lines:
+        terminalreporter.section('MicroPython releases')
+        for line in lines:
+            terminalreporter.line(line)
 
 
 def import_cost(staged, module):
@@ -129,6 +190,27 @@ class RunningApp:
             self._reader.join(5)
 
 
+# The heap figures tests hold to (heap sizes such as HELLO_HEAP, import ceilings) are
+# measured on the PyPI port, with a margin. Another binary differs: `import weblet` takes
+# 0.5 KB more on 1.24.1 and 1.26.1, up to 1.2 KB more on 1.22.2, and a heap size may fall
+# where the heap fragments (pyhtml's compiled-template render passes at HELLO_HEAP + 20K
+# and from + 30K, but not in between, on 1.24.1 and 1.26.1). Other binaries get this more.
+OTHER_BINARY_HEAP_KB = 8
+
+
+def heap_allowance():
+    """Bytes to add to a heap figure measured on the PyPI port: OTHER_BINARY_HEAP_KB KB
+    when WEBLET_MICROPYTHON names another binary, else 0."""
+    return OTHER_BINARY_HEAP_KB * 1024 if os.environ.get(micropython_build.BINARY_ENV) else 0
+
+
+def with_allowance(heapsize):
+    """``heapsize`` (``'78K'``) plus heap_allowance()."""
+    if heapsize.endswith('K'):
+        return '%dK' % (int(heapsize[:-1]) + heap_allowance() // 1024)
+    return heapsize
+
+
 def start_app(staged, interp, name, *args, heapsize=None, mpy=False):
     """Start ``tests/apps/<name>.py`` under ``interp`` and wait for its READY line."""
     port = free_port()
@@ -141,7 +223,7 @@ def start_app(staged, interp, name, *args, heapsize=None, mpy=False):
     else:
         cmd = [micropython_command()]
         if heapsize:
-            cmd += ['-X', 'heapsize=' + heapsize]
+            cmd += ['-X', 'heapsize=' + with_allowance(heapsize)]
         cmd.append(script)
         env['MICROPYPATH'] = ':'.join([lib, APPS, '.frozen'])
     cmd += [str(port)] + [str(a) for a in args]
@@ -171,6 +253,17 @@ def run_apps_script(staged, interp, name, *args, mpy=False, **kwargs):
 @pytest.fixture(params=INTERPRETERS)
 def interp(request):
     return request.param
+
+
+def served(name, *args):
+    """A module-scoped fixture: ``tests/apps/<name>.py`` started on each interpreter in
+    turn, shared by the module's tests. Usage: ``srv = served('basic')``."""
+    @pytest.fixture(scope='module', params=INTERPRETERS)
+    def fixture(request, staged):
+        app = start_app(staged, request.param, name, *args)
+        yield app
+        app.stop()
+    return fixture
 
 
 @pytest.fixture

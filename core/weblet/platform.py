@@ -14,24 +14,15 @@ except ImportError:  # MicroPython before 1.21
     import uasyncio as asyncio
 
 try:
-    from time import ticks_ms, ticks_diff
+    from time import ticks_ms, ticks_add, ticks_diff
 except ImportError:  # CPython
     from time import monotonic
-    ticks_ms = lambda: int(monotonic() * 1000)  # noqa: E731 (two lambdas cost less than defs)
+    ticks_ms = lambda: int(monotonic() * 1000)  # noqa: E731 (lambdas cost less than defs)
+    ticks_add = lambda ticks, delta: ticks + delta  # noqa: E731
     ticks_diff = lambda a, b: a - b  # noqa: E731
 
 MICROPYTHON = sys.implementation.name == 'micropython'
 GENERATOR = type((lambda: (yield))())  # on MicroPython, coroutines too
-
-
-def _resume(coro):
-    # Hands a MicroPython coroutine's first suspension to the scheduler, then runs it on.
-    try:
-        yield
-    except BaseException:
-        coro.close()
-        raise
-    return (yield from coro)
 
 
 def _prepend(first, gen):
@@ -39,32 +30,46 @@ def _prepend(first, gen):
     yield from gen
 
 
-async def call(fn, *args, **kwargs):
-    """Call a sync or async ``fn`` and return its result.
-
-    The core calls handlers and hooks with it, and plugins call their users'
-    callbacks with it, so a user may write any of them either way.
-
-    On MicroPython coroutines and generators share one type: a generator
-    whose first value is not ``None`` is a streamed body and is returned
-    whole; anything else is run as a coroutine.
-
-    Example::
-
-        result = await call(self.on_reject, req)
-    """
-    result = fn(*args, **kwargs)
-    if hasattr(result, '__await__'):  # a CPython coroutine
-        return await result
-    if MICROPYTHON and isinstance(result, GENERATOR):
+if MICROPYTHON:
+    # A plain generator, which MicroPython awaits like a coroutine: it drives a
+    # coroutine it was given itself, where an async def would need one more
+    # generator to hand the first suspension on (80 B per handler waiting, on
+    # the 32-bit port). There coroutines and generators share one type: a
+    # generator whose first value is not None is a streamed body, returned
+    # whole; anything else is run as a coroutine.
+    def call(fn, *args, **kwargs):
+        result = fn(*args, **kwargs)
+        if not isinstance(result, GENERATOR):
+            return result
         try:
             first = result.send(None)
         except StopIteration as done:
             return done.value
         if first is not None:
             return _prepend(first, result)
-        return await _resume(result)
-    return result
+        try:
+            yield  # the coroutine's first suspension, handed to the scheduler
+        except BaseException:
+            result.close()
+            raise
+        return (yield from result)
+else:
+    async def call(fn, *args, **kwargs):
+        """Call a sync or async ``fn`` and return its result.
+
+        The core calls handlers and hooks with it, and plugins call their
+        users' callbacks with it, so a user may write any of them either way.
+        On MicroPython, a generator that ``fn`` returns whose first value is
+        not ``None`` is a streamed body, and is returned whole.
+
+        Example::
+
+            result = await call(self.on_reject, req)
+        """
+        result = fn(*args, **kwargs)
+        if hasattr(result, '__await__'):
+            return await result
+        return result
 
 
 def format_exception(exc):

@@ -7,21 +7,57 @@ response is framed is :func:`weblet.protocol.response_framing`'s decision,
 made inside ``handle``; this module carries it out. Starting and stopping a
 Server is :mod:`weblet.lifecycle`'s.
 """
-from .platform import MICROPYTHON, asyncio, ticks_ms, ticks_diff
+from .platform import MICROPYTHON, asyncio, ticks_ms, ticks_add, ticks_diff
 from .protocol import (HTTPError, CHUNKED, NO_BODY, check_request, find_head, format_head,
-                       parse_head)
+                       parse_head, reason)
 
 CancelledError = asyncio.CancelledError
 READ_SIZE = 256  # bytes per socket read: a request head usually fits
+# MicroPython reads into this one buffer, for every connection, and copies out
+# what arrived before anything else runs: a read then allocates the bytes that
+# came, not a READ_SIZE block that a fragmented heap may not have. At 21K the
+# hello-world load failed for want of 257 contiguous bytes with 4.8 KB free.
+SCRATCH = memoryview(bytearray(READ_SIZE)) if MICROPYTHON else None
+MIN_RATE = 512  # bytes a second a request body must come at, after a first timeout
+# A connection that has sent nothing for this long in the middle of a request
+# gives its slot up to a newcomer when every slot is taken. A real client sends
+# a head in one go and a body without pauses; slow-header and slow-body
+# attacks wait seconds between sends.
+STALLED_MS = 200
+# The answer when the heap has no room even to format one: made in advance.
+OUT_OF_MEMORY = (b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8'
+                 b'\r\nContent-Length: 14\r\nConnection: close\r\n\r\nout of memory\n')
+
+
+def log_safely(app, level, text, args):
+    """``app.log(level, text % args)``, unless the heap has no room for it: the
+    paths that handle a MemoryError must not raise one themselves."""
+    try:
+        app.log(level, text % args if args else text)
+    except MemoryError:
+        pass
+
+
+def close_now(writer):
+    """Close a connection at once, without a coroutine: when the heap has no room for one."""
+    if MICROPYTHON:
+        writer.s.close()  # what asyncio's wait_closed does there
+        writer.get_extra_info('tcp').close()  # under TLS, the socket below
+    else:
+        writer.transport.abort()
 
 
 class Connection:
     """One client connection: buffered reads over the asyncio stream, writes, and its deadline.
 
-    ``deadline`` is ``(start, milliseconds)`` while the server waits on the client
-    and ``None`` while the application runs; the server's watchdog cancels the
+    ``deadline`` is the tick (``ticks_ms``) by which the client must have done
+    what the server waits for, and ``None`` while the application runs (a
+    small int: setting it allocates nothing); the server's watchdog cancels the
     connection's task once it passes. A body read, like a write, waits
-    ``timeout`` seconds at most for each piece. A handler that takes the connection over
+    ``timeout`` seconds at most for each piece, and a body must come at
+    MIN_RATE bytes a second or faster after its first ``timeout`` (``allowance``
+    is the tick its time runs out). ``begun`` is the tick the current
+    request's first bytes came. A handler that takes the connection over
     (see :attr:`weblet.Response.takeover`) uses :meth:`read`,
     :meth:`readexactly`, :meth:`readline`, :meth:`write` and ``client``; its
     reads have no deadline.
@@ -30,44 +66,69 @@ class Connection:
     # Defaults live on the class: an instance stores only what changes.
     buf = b''
     pos = 0
-    task = deadline = client = takeover = None
+    task = deadline = takeover = allowance = None
     expired = sent = has_slot = False
     idle = True
-    served = 0
+    served = begun = 0
 
     def __init__(self, stream, writer, timeout):
         self.stream = stream
         self.writer = writer
         self.timeout = timeout  # seconds each write, and each read of a body, may take
+        self.buf = b''
         if MICROPYTHON:
             try:  # no Nagle delay between a response head and its body
                 writer.s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
             except (AttributeError, OSError, TypeError):  # a TLS socket, or a port without it
                 pass
+
+    @property
+    def client(self):
+        """The peer's ``(address, port)``, or ``None`` if unknown.
+
+        Made on each read, from what the stream keeps anyway: stored, it would
+        cost every idle connection 32 B more on the 32-bit port.
+        """
         try:
-            addr = writer.get_extra_info('peername')
+            addr = self.writer.get_extra_info('peername')
             if isinstance(addr, (bytes, bytearray)):  # MicroPython unix port: a raw sockaddr
                 import socket
                 addr = socket.sockaddr(addr)[1:]
                 addr = socket.inet_ntop(2 if len(addr[0]) == 4 else 10, addr[0]), addr[1]
-            self.client = addr[0], addr[1]
+            return addr[0], addr[1]
         except (KeyError, AttributeError, TypeError, OSError):
-            pass
+            return None
 
     def wait(self, seconds):
         """Start a deadline ``seconds`` from now for what the client must do next."""
-        self.deadline = (ticks_ms(), int(seconds * 1000))
+        self.deadline = ticks_add(ticks_ms(), int(seconds * 1000))
+
+    async def receive(self):
+        """The next bytes the peer sends, up to READ_SIZE; ``b''`` once it has closed."""
+        if MICROPYTHON:
+            n = None
+            while n is None:  # None: a TLS record is not complete yet
+                n = await self.stream.readinto(SCRATCH)
+            return bytes(SCRATCH[:n])
+        return await self.stream.read(READ_SIZE)
 
     async def _fill(self):
-        # A read for a request's body must make progress within the timeout. A
-        # head has its own deadline running already, and a take-over's reads
-        # have none.
+        # A read for a request's body must bring bytes within the timeout, and
+        # no later than the body's allowance: a timeout's grace, then each byte
+        # buys 1/MIN_RATE s (Apache's mod_reqtimeout rule), so a client that
+        # trickles a byte every few seconds loses its slot after one timeout,
+        # where each read on its own would keep it for ever. A head has its
+        # own deadline running already, and a take-over's reads have none.
         timed = self.deadline is None and self.takeover is None
         if timed:
             self.wait(self.timeout)
-        data = await self.stream.read(READ_SIZE)
+            if self.allowance is not None and ticks_diff(self.deadline, self.allowance) > 0:
+                self.deadline = self.allowance
+        data = await self.receive()
         if timed:
             self.deadline = None
+            if self.allowance is not None:
+                self.allowance = ticks_add(self.allowance, len(data) * 1000 // MIN_RATE)
         if not data:
             raise EOFError()
         self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
@@ -136,7 +197,12 @@ class Server:
 
     def __init__(self, app):
         self.app = app
-        self.connections = set()
+        # The open connections, as the keys of a dict, not a set: MicroPython's
+        # set grows unsafely when the heap is full (py/map.c, mp_set_rehash
+        # records its new size before allocating it), and a MemoryError there
+        # left it reading past its table: a burst of connections in a 78K heap
+        # found freed objects in it. Its dict grows safely.
+        self.connections = {}
         self.closed = asyncio.Event()
 
     def accept(self, listener, ssl):
@@ -164,7 +230,7 @@ class Server:
                 if client is not None:
                     client.close()
                 if isinstance(e, MemoryError):
-                    self.app.log('WARN', 'out of memory: a connection was refused')
+                    log_safely(self.app, 'WARN', 'out of memory: a connection was refused', ())
 
     async def watch(self):
         """Cancel every connection whose deadline has passed: one timer for all."""
@@ -172,45 +238,97 @@ class Server:
             await asyncio.sleep(0.2)
             now = ticks_ms()
             for conn in self.connections:
-                if conn.deadline is not None and ticks_diff(now, conn.deadline[0]) > conn.deadline[1]:
+                if conn.deadline is not None and ticks_diff(now, conn.deadline) > 0:
                     conn.deadline = None
                     conn.expired = True
                     conn.task.cancel()
+
+    def _free_slot(self):
+        """Cancel the connection whose slot is worth least to a newcomer, if one is
+        worth less: an idle keep-alive connection, or else, among those waiting
+        on their client, the one furthest behind with its request: a head not
+        whole STALLED_MS after it began, or a body that has come slower than
+        MIN_RATE (slow headers, a trickled body: it gets 408). ESP-IDF's server
+        purges its least recently used session in the same spirit. True if one
+        was cancelled: the caller takes its slot.
+        """
+        now = ticks_ms()
+        grace = int(self.app.request_timeout * 1000)
+        victim = due = None
+        for other in self.connections:
+            if not other.has_slot or other.deadline is None or other.sent:
+                continue  # the app has it, it is answered, or it is ending
+            if other.idle and other.served:
+                victim = other
+                break
+            # When it should have got where it is: at its start for a head; for
+            # a body, when the bytes it has sent were due at MIN_RATE.
+            since = (other.begun if other.allowance is None
+                     else ticks_add(other.allowance, -grace))
+            if ticks_diff(now, since) > STALLED_MS and (
+                    victim is None or ticks_diff(since, due) < 0):
+                victim, due = other, since
+        if victim is None:
+            return False
+        victim.deadline = None
+        victim.expired = not victim.idle  # a request it left unfinished gets 408
+        victim.task.cancel()
+        return True
 
     async def serve(self, reader, writer):
         """Serve one connection until it closes (asyncio's client-connected callback)."""
         try:
             conn = Connection(reader, writer, self.app.request_timeout)
+            conn.task = asyncio.current_task()
+            self.connections[conn] = None  # growing it allocates too
         except MemoryError:  # not even room to start: drop this one connection
-            await writer.wait_closed()
+            close_now(writer)
             return
-        conn.task = asyncio.current_task()
-        self.connections.add(conn)
+        status = message = None  # what to answer before closing, if anything
         try:
-            # Wait for one of max_connections slots, closing an idle keep-alive
-            # connection to make room; the watchdog ends a wait that is too long.
+            # One of max_connections slots: taken over on arrival from a
+            # connection worth less (see _free_slot; this one counts the slot
+            # as its own at once, before the other lets go of it, so that none
+            # waiting takes it first), else waited for, twice request_timeout
+            # at most (the watchdog ends the wait). When as many wait as are
+            # served, one more is turned away at once: a flood cannot fill the
+            # heap with waiting connections.
             conn.wait(self.app.request_timeout * 2)
-            while self.active >= self.app.max_connections:
-                for other in self.connections:
-                    if other.has_slot and other.idle and other.served:
-                        other.task.cancel()
-                        break
-                if self._slot_freed is None:
-                    self._slot_freed = asyncio.Event()
-                await self._slot_freed.wait()
-            self.active += 1
+            if self.active >= self.app.max_connections and not self._free_slot():
+                while self.active >= self.app.max_connections:
+                    if len(self.connections) - self.active > self.app.max_connections:
+                        raise HTTPError(503, 'too many connections')
+                    if self._slot_freed is None:
+                        self._slot_freed = asyncio.Event()
+                    await self._slot_freed.wait()
+            # In this order: storing has_slot the first time may raise MemoryError
+            # (the instance grows), and then the slot must not be counted taken.
             conn.has_slot = True
+            self.active += 1
+            conn.begun = ticks_ms()
             conn.wait(self.app.request_timeout)
             while not self.closing:
                 conn.sent = False
                 conn.idle = conn.pos >= len(conn.buf)
                 if conn.idle:
-                    # Wait for the next request here, not deeper: an idle
-                    # connection then holds only this coroutine's frame.
-                    data = await reader.read(READ_SIZE)
-                    if not data:
+                    # Wait for the next request here, not deeper, and without
+                    # the last one's bytes: an idle connection then holds only
+                    # this coroutine's frame. This is conn.receive() written
+                    # out, to spare its frame too: on the 32-bit port an idle
+                    # connection holds 622 B, 766 B with it, 750 B with the
+                    # last request's bytes.
+                    conn.buf = b''
+                    if MICROPYTHON:
+                        n = None
+                        while n is None:
+                            n = await reader.readinto(SCRATCH)
+                        conn.buf = bytes(SCRATCH[:n])
+                    else:
+                        conn.buf = await reader.read(READ_SIZE)
+                    if not conn.buf:
                         break
-                    conn.buf = data
+                    conn.begun = ticks_ms()
+                    conn.allowance = None
                     conn.pos = 0
                     conn.idle = False
                 conn.wait(self.app.request_timeout)  # for the whole head
@@ -222,18 +340,30 @@ class Server:
             if hasattr(conn.task, 'uncancel'):  # CPython: handled here, later awaits are fine
                 conn.task.uncancel()
             if conn.expired and not (conn.idle and conn.served):
-                await self._send_error(conn, HTTPError(408 if conn.has_slot else 503))
+                status = 408 if conn.has_slot else 503
         except HTTPError as e:
-            await self._send_error(conn, e)
+            status, message = e.status, e.message
         except MemoryError:
-            conn.buf = b''
-            await self._send_error(conn, HTTPError(503))
+            conn.buf = b''  # set in __init__: storing it here never allocates
+            status = 503
         except (OSError, EOFError):
             pass
         except Exception as e:  # a streamed body or a take-over failed: log it, close
-            self.app.log('ERROR', 'connection from %s failed: %r' % (conn.client, e))
+            log_safely(self.app, 'ERROR', 'connection from %s failed: %r', (conn.client, e))
         finally:
-            self.connections.discard(conn)
+            # Every step here must work in a full heap too (an answer made in
+            # advance, sockets closed without a coroutine), or the connection
+            # would be lost with its socket still open.
+            if status is not None:
+                try:
+                    await self._send_error(conn, status, message)
+                except MemoryError:
+                    if not conn.sent:
+                        try:
+                            writer.write(OUT_OF_MEMORY)
+                        except Exception:
+                            pass
+            self.connections.pop(conn, None)
             conn.deadline = None
             if conn.expired and hasattr(writer, 'transport'):
                 writer.transport.abort()  # CPython: do not wait for a peer that does not read
@@ -249,24 +379,29 @@ class Server:
                     writer.get_extra_info('tcp').close()
             except (OSError, CancelledError, KeyError):  # a reset peer, or shutdown cancelling us
                 pass
+            except MemoryError:  # no room for wait_closed's frame
+                close_now(writer)
 
-    async def _send_error(self, conn, error):
+    async def _send_error(self, conn, status, message=None):
         """Answer a request that could not be read, just before the connection closes."""
         if conn.sent:
             return
-        body = (error.message or str(error)).encode() + b'\n'
-        head = format_head(error.status, (
-            ('Content-Type', 'text/plain; charset=utf-8'),
-            ('Content-Length', len(body)), ('Connection', 'close')))
         try:
-            conn.writer.write(head + body)
+            try:
+                body = (message or '%d %s' % (status, reason(status))).encode() + b'\n'
+                answer = ('HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n'
+                          'Content-Length: %d\r\nConnection: close\r\n\r\n' % (
+                              status, reason(status), len(body))).encode() + body
+            except MemoryError:
+                answer = OUT_OF_MEMORY
+            conn.writer.write(answer)
             conn.wait(1)
             await conn.writer.drain()
             # Read what the client is still sending before closing: closing with
             # unread input resets the connection, and the client may lose the answer.
             conn.wait(0.5)
             for _ in range(256):
-                if not await conn.stream.read(READ_SIZE):
+                if not await conn.receive():
                     break
         except (OSError, CancelledError, MemoryError):  # closing follows either way
             pass
@@ -292,16 +427,17 @@ class Server:
         method, target, version, headers, length = parse_head(
             conn.buf[start:end + 2], app.max_headers)
         expect_continue = check_request(version, headers)
-        body = None
+        body = conn.allowance = None
         if length is not None:
             from .body import Body
             body = Body(conn, length, app.max_header_bytes,
                         conn.send_continue if expect_continue else None)
+            conn.allowance = ticks_add(ticks_ms(), int(app.request_timeout * 1000))
         resp, mode, keep = await app.handle(method, target, version, headers, body,
                                             conn.client, not self.closing)
         conn.served += 1
         content = resp.body
-        head = format_head(resp.status, resp.headers.items(), resp.cookies)
+        head = format_head(resp.status, resp.headers, resp.cookies)
         if not isinstance(content, (bytes, bytearray, memoryview)):  # a stream
             from .body import send_stream, close_stream
             await conn.write(head)

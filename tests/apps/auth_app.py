@@ -1,6 +1,6 @@
 """The weblet-auth test app: Basic, Bearer, both, per route and per prefix, and the brake.
 
-argv: PORT [brake window in seconds]
+argv: PORT [brake window in seconds, 60] [brake slots, 2]
 """
 try:
     import asyncio
@@ -40,7 +40,7 @@ async def async_token_verify(token):
 custom = BasicAuth(verify=slow_verify)
 tokens = BearerAuth(verify=token_verify)
 async_tokens = BearerAuth(verify=async_token_verify)
-brake = Brake(failures=3, window=float(arg(1, 60)), slots=2)
+brake = Brake(failures=3, window=float(arg(1, 60)), slots=int(arg(2, 2)))
 braked = BasicAuth(users=USERS, realm='braked', brake=brake)
 braked_either = AnyOf(BasicAuth(users=USERS), BearerAuth(verify=signer.verify), brake=brake)
 

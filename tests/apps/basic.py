@@ -73,6 +73,16 @@ def bad_cookie(req):
     return resp
 
 
+@app.get('/bad-header/<which>')
+def bad_header(req, which):
+    resp = Response('x')
+    if which == 'name':
+        resp.headers['X-A: b\r\nInjected'] = 'v'
+    else:
+        resp.headers['X-A'] = 'a\x0bb'
+    return resp
+
+
 @app.get('/events')
 def get_events(req):
     return {'events': events}

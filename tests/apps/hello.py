@@ -15,4 +15,9 @@ def led(req, pin):
     return {'pin': pin}
 
 
+@app.post('/count')
+async def count(req):
+    return {'bytes': len(await req.body())}
+
+
 serve(app)

@@ -37,6 +37,20 @@ async def origin(req, ws):
         await ws.send(message)
 
 
+@app.route('/origin-strict')
+@websocket(origins=('http://good.example',))
+async def origin_strict(req, ws):
+    async for message in ws:
+        await ws.send(message)
+
+
+@app.route('/any-origin')
+@websocket(origins='*')
+async def any_origin(req, ws):
+    async for message in ws:
+        await ws.send(message)
+
+
 @app.route('/info/<name>')
 @websocket()
 async def info(req, ws, name):
@@ -136,7 +150,7 @@ app.use(WebSockets('/callbacks', on_accept=on_accept, on_text=on_text, on_binary
 
 @app.get('/page')
 def page(req):
-    """A page that echoes a text and a binary message through /echo, for the browser test."""
+    """The browser test's page: echoes through /echo, sees closes, tries another origin."""
     return PAGE
 
 
@@ -168,9 +182,24 @@ ws.onclose = (event) => {
   control.onerror = () => finish('error');
   control.onclose = (e) => {
     report.server_close = [e.code, e.reason, e.wasClean];
-    finish('done');
+    crossOrigin();
   };
 };
+// 3. the same server under another name is another origin: /echo refuses it
+// (403: the page sees no open, close 1006), /any-origin (origins='*') takes it
+function crossOrigin() {
+  const other = 'ws://localhost:' + location.port;
+  const refused = new WebSocket(other + '/echo');
+  report.cross_origin = [];
+  refused.onopen = () => { report.cross_origin.push('opened'); refused.close(); };
+  refused.onclose = (e) => {
+    report.cross_origin.push(e.code);
+    const open = new WebSocket(other + '/any-origin');
+    open.onopen = () => open.send('any');
+    open.onmessage = (event) => { report.any_origin = event.data; open.close(); };
+    open.onclose = () => finish('done');
+  };
+}
 </script></body></html>
 '''
 

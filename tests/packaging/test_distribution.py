@@ -20,17 +20,32 @@ import threading
 
 import pytest
 
-from conftest import ROOT, micropython_command, start_app, venv_command
+from conftest import ROOT, micropython_command, micropython_version, start_app, venv_command
 
 import build_index  # tools/, put on sys.path by pyproject.toml's pytest pythonpath
 import manifests
 from footprint import module_name
 
+# Every test here but one (the index's file names) runs MicroPython.
+pytestmark = pytest.mark.micropython
 TIMEOUT = 60
+# mpremote drives a device through its raw REPL, which the unix port has from 1.27 on.
+RAW_REPL_SINCE = (1, 27)
+# The mip frozen into MicroPython 1.26 (0.4.1) resolves a package.json's relative urls;
+# 1.24's (0.3.0) and older fetch them as they are (micropython-lib #975 changed it).
+RELATIVE_URLS_SINCE = (1, 26)
 PACKAGES, _LOAD_PROBLEMS = manifests.load_packages(ROOT)
 BY_NAME = {package.name: package for package in PACKAGES}
 PLUGINS = [package.name for package in PACKAGES if package.name != manifests.CORE_NAME]
 FLAVOURS = ('mpy', 'py')
+
+
+def require_relative_urls():
+    """Skip where mip installs no package.json by URL: its urls are relative."""
+    if micropython_version() < RELATIVE_URLS_SINCE:
+        pytest.skip("the mip of MicroPython %d.%d.%d fetches a package.json's relative urls as they "
+                    'are (mip resolves them from 0.4, in 1.26): weblet installs by name there, not by '
+                    'URL' % micropython_version())
 
 
 def require_package(name):
@@ -301,6 +316,7 @@ def test_weblet_websockets_installs_with_mip(tmp_path, index):
 
 def test_mip_installs_the_core_by_url(tmp_path, tree):
     """The core's package.json has relative urls and no deps: its folder is the install."""
+    require_relative_urls()
     target = tmp_path / 'lib'
     # --index points at loopback too, so nothing here can reach micropython.org.
     output = mip_install(target, tree, tree + '/core/package.json', mpy=False)
@@ -314,6 +330,7 @@ def test_mip_installs_the_core_by_url(tmp_path, tree):
 @pytest.mark.parametrize('name', PLUGINS or ['(no plugin yet)'])
 def test_mip_installs_a_plugin_by_url_with_the_core_from_the_index(tmp_path, tree, index, name):
     """A plugin's dep ``weblet`` is a name: mip resolves it from ``--index``."""
+    require_relative_urls()
     if name not in BY_NAME:
         pytest.skip('no plugins/*/package.json exists yet')
     target = tmp_path / 'lib'
@@ -327,6 +344,7 @@ def test_mip_installs_a_plugin_by_url_with_the_core_from_the_index(tmp_path, tre
 
 def test_a_plugin_by_url_without_a_weblet_index_fails_loudly(tmp_path, tree):
     """Documented limit: with no index holding ``weblet``, the dependency cannot resolve."""
+    require_relative_urls()
     if not PLUGINS:
         pytest.skip('no plugins/*/package.json exists yet')
     target = tmp_path / 'lib'
@@ -504,6 +522,9 @@ class Device:
 
 @pytest.fixture
 def device(tmp_path):
+    if micropython_version() < RAW_REPL_SINCE:
+        pytest.skip('mpremote needs a raw REPL, which the MicroPython unix port has from 1.27 on '
+                    '(this one is %d.%d.%d; boards have one on every version)' % micropython_version())
     dev = Device(tmp_path)
     yield dev
     dev.stop()

@@ -14,17 +14,13 @@ import time
 
 import pytest
 
-from conftest import (INTERPRETERS, parallel_clients, raw_exchange, run_apps_script, start_app,
+from conftest import (INTERPRETERS, parallel_clients, raw_exchange, run_apps_script, served,
                       status_of)
 
 SECRET = 'test secret, 32 bytes long......'
 
 
-@pytest.fixture(scope='module', params=INTERPRETERS)
-def srv(request, staged):
-    app = start_app(staged, request.param, 'auth_app')
-    yield app
-    app.stop()
+srv = served('auth_app')
 
 
 def basic(user, password):
@@ -185,6 +181,7 @@ def test_bearer_challenges(srv):
     assert (status, headers['WWW-Authenticate']) == (401, 'Bearer realm="weblet"')
 
 
+@pytest.mark.releases
 def test_login_then_use_the_signed_token_under_a_protected_prefix(srv):
     status, _, body = request(srv, '/login', basic('admin', 'secret'), method='POST')
     assert status == 200
@@ -262,23 +259,66 @@ def test_brake_answers_429_after_three_failures_from_one_address(srv):
     assert request(srv, '/braked-either', basic('admin', 'secret'), source=me)[0] == 429
 
 
-def test_brake_success_clears_the_count(srv):
-    me = '127.0.0.4'
-    for _ in range(5):
-        for _ in range(2):
-            assert request(srv, '/braked-either', 'Bearer bad', source=me)[0] == 401
-        assert request(srv, '/braked-either', basic('admin', 'secret'), source=me)[0] == 200
+def test_brake_a_login_of_ones_own_buys_no_guesses_at_another(run_app, interp):
+    # Issue 19 (a): a success clears no failure; failures count until their window passes.
+    app = run_app(interp, 'auth_app')
+    me, mine = '127.0.0.4', basic('jürgen', 'pä:ss:wört')
+    for _ in range(2):
+        assert request(app, '/braked', basic('admin', 'guess'), source=me)[0] == 401
+        assert request(app, '/braked', mine, source=me)[0] == 200
+    assert request(app, '/braked', basic('admin', 'guess'), source=me)[0] == 401  # the third
+    for authorization in (mine, basic('admin', 'guess'), basic('admin', 'secret'), None):
+        assert request(app, '/braked', authorization, source=me)[0] == 429
+    # Token guesses between Basic logins, through a brake shared with AnyOf: the same.
+    other = '127.0.0.5'
+    for _ in range(2):
+        assert request(app, '/braked-either', 'Bearer bad', source=other)[0] == 401
+        assert request(app, '/braked-either', mine, source=other)[0] == 200
+    assert request(app, '/braked-either', 'Bearer bad', source=other)[0] == 401
+    assert request(app, '/braked-either', mine, source=other)[0] == 429
+    assert request(app, '/braked', 'Bearer bad', source=other)[0] == 429
 
 
-def test_brake_table_is_bounded_and_forgets_the_oldest(srv):
+def test_brake_failures_from_other_addresses_never_unbrake_one(run_app, interp):
+    # Issue 19 (b): a braked address outlives its brake in the table, whatever others do.
+    app = run_app(interp, 'auth_app', '60', '4')  # window 60 s, 4 slots
     locked = '127.0.0.5'
     for _ in range(3):
-        request(srv, '/braked', basic('x', 'y'), source=locked)
-    assert request(srv, '/braked', basic('admin', 'secret'), source=locked)[0] == 429
-    # Two slots: two newer failing addresses push the locked one out.
-    for address in ('127.0.0.6', '127.0.0.7'):
-        assert request(srv, '/braked', basic('x', 'y'), source=address)[0] == 401
-    assert request(srv, '/braked', basic('admin', 'secret'), source=locked)[0] == 200
+        assert request(app, '/braked', basic('x', 'y'), source=locked)[0] == 401
+    for n in range(10, 40):
+        for _ in range(2):  # one failure fewer than the brake needs, from each
+            status = request(app, '/braked', basic('x', 'y'), source='127.0.0.%d' % n)[0]
+            assert status in (401, 429)
+        status, headers, _ = request(app, '/braked', basic('admin', 'secret'), source=locked)
+        assert status == 429 and 1 <= int(headers['Retry-After']) <= 61
+
+
+def test_brake_full_table_keeps_every_failure_then_holds_back_unknown_addresses(
+        run_app, interp):
+    app = run_app(interp, 'auth_app', '60', '4')  # window 60 s, 4 slots, 3 failures
+    wrong, right = basic('x', 'y'), basic('admin', 'secret')
+    for n in range(10, 14):
+        assert request(app, '/braked', wrong, source='127.0.0.%d' % n)[0] == 401
+    # A full table without a braked slot turns no right login away.
+    assert request(app, '/braked', right, source='127.0.0.20')[0] == 200
+    # A new failing address takes the slot with the fewest failures, and its failures.
+    assert request(app, '/braked', wrong, source='127.0.0.30')[0] == 401
+    assert request(app, '/braked', wrong, source='127.0.0.30')[0] == 401
+    assert request(app, '/braked', right, source='127.0.0.30')[0] == 429
+    # Five addresses taking turns, two guesses each a turn: the table forgets no
+    # failure, so together they get no more than 3 failures x 4 slots per window.
+    guesses = 4 + 2
+    for _ in range(10):
+        for n in range(10, 15):
+            for _ in range(2):
+                status = request(app, '/braked', wrong, source='127.0.0.%d' % n)[0]
+                assert status in (401, 429)
+                guesses += status == 401
+    assert guesses <= 3 * 4
+    # Every slot braked: an address the table cannot hold waits for the first brake to end.
+    status, headers, _ = request(app, '/braked', right, source='127.0.0.21')
+    assert status == 429 and 1 <= int(headers['Retry-After']) <= 61
+    assert request(app, '/public', source='127.0.0.21')[0] == 200  # only braked routes
 
 
 def test_brake_lifts_after_its_window(run_app, interp):
@@ -299,6 +339,7 @@ def test_brake_lifts_after_its_window(run_app, interp):
 AUTH_HEAP = '100K'  # passes at 94K: HELLO_HEAP's app plus weblet.auth and its own app
 
 
+@pytest.mark.micropython
 def test_four_keepalive_clients_log_in_and_call_the_api_in_a_small_heap(run_app):
     app = run_app('micropython', 'auth_device', heapsize=AUTH_HEAP, mpy=True)
 
@@ -367,6 +408,7 @@ def test_tokens_match_the_documented_format(staged, interp_name):
         assert json.loads(tool(staged, interp_name, 'verify', SECRET, garbage)) is None
 
 
+@pytest.mark.micropython  # both cases verify on MicroPython too
 @pytest.mark.parametrize('interp_name', INTERPRETERS)
 def test_a_device_whose_epoch_is_2000_signs_and_verifies_unix_times(staged, interp_name):
     token = tool(staged, interp_name, 'sign', SECRET, '{"user": "admin"}', '60', '--epoch2000')

@@ -79,6 +79,7 @@ def test_no_origin_no_cors_headers_but_vary(servers, interp):
     assert status == 200 and cors_headers(headers) == {} and headers['vary'] == 'Origin'
 
 
+@pytest.mark.releases
 def test_preflight_allowed(servers, interp):
     # The token check would answer 401: CORS, installed first, answers the preflight.
     status, headers, body = preflight(servers(interp, 'list'), '/private/data',

@@ -272,6 +272,7 @@ def test_for_loops_with_tuples_empty_and_sorted(srv):
         '[0=a][1=b][2=&lt;]||a:1;b:2;'
 
 
+@pytest.mark.releases
 def test_nested_blocks_and_code_inside_a_loop(srv):
     assert text(srv, '/render/nest.pyhtml') == (
         '<tr><td class="d">1</td><td>2</td><td>3</td><th>6</th></tr>\n'
@@ -568,6 +569,7 @@ def heap(extra_kb):
 # core's code changes size, as the heap's layout shifts (the single precompiled
 # render passed at 80K, then needed 88K after a change of a few bytes): each case
 # keeps a margin of 6 KB or more over its latest bisection.
+@pytest.mark.micropython
 @pytest.mark.parametrize('source, clients, extra_kb', [
     ('precompiled', 1, 16), ('compiled', 1, 28), ('precompiled', 3, 24), ('compiled', 3, 32)])
 def test_a_1000_row_table_streams_in_a_small_heap(staged, site, precompiled, source, clients,

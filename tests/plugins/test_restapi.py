@@ -4,14 +4,10 @@ import json
 
 import pytest
 
-from conftest import APPS, INTERPRETERS, parallel_clients, raw_exchange, run_apps_script, start_app
+from conftest import served, APPS, INTERPRETERS, parallel_clients, raw_exchange, run_apps_script
 
 
-@pytest.fixture(scope='module', params=INTERPRETERS)
-def srv(request, staged):
-    app = start_app(staged, request.param, 'restapi_app')
-    yield app
-    app.stop()
+srv = served('restapi_app')
 
 
 def fetch(srv, method, path, body=None, headers=None, conn=None):
@@ -48,6 +44,7 @@ def test_abort_is_a_json_error(srv):
         404, {'error': 'no such customer', 'status': 404})
 
 
+@pytest.mark.releases
 def test_async_post_json_with_status_and_headers(srv):
     status, headers, body = fetch_json(srv, 'POST', '/api/customers', {'id': 7, 'name': 'Bo'})
     assert status == 201
@@ -248,6 +245,7 @@ def test_argument_checks_name_the_argument(staged, interp):
 API_HEAP = '100K'
 
 
+@pytest.mark.micropython
 def test_four_keepalive_clients_in_a_small_heap(run_app):
     app = run_app('micropython', 'restapi_small', heapsize=API_HEAP, mpy=True)
 

@@ -125,6 +125,7 @@ def raw_get(srv, target, method='GET'):
 # -- files, types, routes ---------------------------------------------------------
 
 
+@pytest.mark.releases
 def test_index_page_with_caching_headers(srv):
     status, headers, body = fetch(srv, '/')
     assert (status, body) == (200, b'<h1>home</h1>')
@@ -551,6 +552,7 @@ def test_one_megabyte_file_streams(srv):
 STATIC_PASSES = os.environ.get('WEBLET_STATIC_HEAP', '90K')
 
 
+@pytest.mark.micropython
 def test_one_megabyte_file_in_a_small_heap(run_app, site):
     """The app is Static alone (tests/apps/static_small.py), as on a device."""
     app = run_app('micropython', 'static_small', site[0], heapsize=STATIC_PASSES, mpy=True)

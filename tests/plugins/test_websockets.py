@@ -20,23 +20,19 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import (INTERPRETERS, get_json, recv_until_close, run_apps_script, start_app,
+from conftest import (served, INTERPRETERS, get_json, recv_until_close, run_apps_script, start_app,
                       status_of)
 
 websockets = pytest.importorskip(
     'websockets', reason='the websockets client is not installed (pip install websockets)')
 from websockets.sync.client import connect  # noqa: E402
-from websockets.exceptions import ConnectionClosed  # noqa: E402
+from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
 
 KEY = 'dGhlIHNhbXBsZSBub25jZQ=='  # RFC 6455 section 1.3
 ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo='
 
 
-@pytest.fixture(scope='module', params=INTERPRETERS)
-def srv(request, staged):
-    app = start_app(staged, request.param, 'websockets_app')
-    yield app
-    app.stop()
+srv = served('websockets_app')
 
 
 def ws_url(srv, path):
@@ -64,9 +60,13 @@ def wait_for_event(srv, predicate, timeout=10):
         time.sleep(0.02)
 
 
-def upgrade_request(path='/echo', key=KEY, version='13', extra=(), method='GET'):
-    lines = ['%s %s HTTP/1.1' % (method, path), 'Host: test', 'Upgrade: websocket',
-             'Connection: keep-alive, Upgrade']
+def upgrade_request(path='/echo', key=KEY, version='13', extra=(), method='GET',
+                    http='HTTP/1.1', upgrade='websocket', connection='keep-alive, Upgrade',
+                    host='test'):
+    lines = ['%s %s %s' % (method, path, http), 'Upgrade: ' + upgrade,
+             'Connection: ' + connection]
+    if host is not None:
+        lines.append('Host: ' + host)
     if key is not None:
         lines.append('Sec-WebSocket-Key: ' + key)
     if version is not None:
@@ -188,6 +188,110 @@ def test_bad_handshakes_are_refused(srv, request_bytes, status):
     assert status_of(raw) == status, raw
 
 
+def handshake_status(srv, request_bytes):
+    """The status of the answer to ``request_bytes`` (the socket is closed after it)."""
+    with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
+        sock.sendall(request_bytes)
+        raw = b''
+        while b'\r\n' not in raw:
+            data = sock.recv(65536)
+            if not data:
+                break
+            raw += data
+    return status_of(raw)
+
+
+# Upgrade and Connection are token lists: whole tokens, any case, among others.
+@pytest.mark.parametrize('request_bytes, status', [
+    (upgrade_request(upgrade='websocketx'), 400),
+    (upgrade_request(upgrade='xwebsocket'), 400),
+    (upgrade_request(upgrade='websocket/13'), 400),
+    (upgrade_request(connection='notupgradeable'), 400),
+    (upgrade_request(connection='keep-alive, upgraded'), 400),
+    (upgrade_request(connection='keep-alive'), 400),
+    (upgrade_request(http='HTTP/1.0'), 400),
+    (upgrade_request(http='HTTP/1.0', host=None), 400),
+    (upgrade_request(connection='Upgrade'), 101),
+    (upgrade_request(connection='keep-alive, Upgrade'), 101),
+    (upgrade_request(connection='keep-alive,upgrade'), 101),
+    (upgrade_request(connection='UPGRADE'), 101),
+    (upgrade_request(connection='keep-alive', extra=['Connection: upgrade']), 101),  # repeated
+    (upgrade_request(upgrade='websocket, foo'), 101),
+    (upgrade_request(upgrade='foo/2, WebSocket'), 101),
+])
+def test_upgrade_and_connection_are_matched_as_tokens(srv, request_bytes, status):
+    assert handshake_status(srv, request_bytes) == status
+
+
+def test_http_1_0_upgrade_is_refused_with_the_real_client_shape(srv):
+    """The RawWebSocket handshake, only over HTTP/1.0: 400, and the connection is closed."""
+    with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
+        sock.sendall(upgrade_request(http='HTTP/1.0', connection='Upgrade'))
+        raw = recv_until_close(sock, 10)
+    assert status_of(raw) == 400, raw
+
+
+# With origins unset, a page may connect only from the server's own origin.
+@pytest.mark.parametrize('origin, host, status', [
+    (None, 'test', 101),                          # not a browser
+    ('http://test', 'test', 101),
+    ('HTTP://Test', 'TEST', 101),                 # case-insensitive
+    ('http://test', 'test:80', 101),              # default ports
+    ('http://test:80', 'test', 101),
+    ('https://test', 'test:443', 101),
+    ('https://test:443', 'test', 101),
+    ('http://test:8080', 'test:8080', 101),
+    ('http://192.168.4.1:8080', '192.168.4.1:8080', 101),
+    ('http://[::1]:8080', '[::1]:8080', 101),
+    ('http://[::1]', '[::1]', 101),
+    ('http://evil.example', 'test', 403),         # cross-site
+    ('http://test.evil.example', 'test', 403),
+    ('http://test:8080', 'test', 403),            # another port
+    ('http://test', 'test:8080', 403),
+    ('https://test', 'test:80', 403),
+    ('http://test', 'test:443', 403),
+    ('http://[::1]:8080', '[::1]', 403),
+    ('null', 'test', 403),                        # sandboxed page, file://
+    ('file://test', 'test', 403),
+    ('test', 'test', 403),
+    ('', 'test', 403),
+])
+def test_default_origin_check_is_same_origin(srv, origin, host, status):
+    extra = [] if origin is None else ['Origin: ' + origin]
+    assert handshake_status(srv, upgrade_request(host=host, extra=extra)) == status
+
+
+@pytest.mark.parametrize('path, origin, status', [
+    ('/origin', 'http://good.example', 101),
+    ('/origin', None, 101),                       # None is in its list
+    ('/origin', 'http://evil.example', 403),
+    ('/origin', 'http://test', 403),              # a list replaces the same-origin rule
+    ('/origin-strict', None, 403),                # a list without None
+    ('/origin-strict', 'http://good.example', 101),
+    ('/any-origin', 'http://evil.example', 101),  # origins='*': no check
+    ('/any-origin', 'null', 101),
+    ('/any-origin', None, 101),
+    ('/callbacks', 'http://evil.example', 403),   # the plugin class has the same default
+    ('/callbacks', 'http://test', 101),
+])
+def test_configured_origins(srv, path, origin, status):
+    extra = [] if origin is None else ['Origin: ' + origin]
+    assert handshake_status(srv, upgrade_request(path=path, extra=extra)) == status
+
+
+def test_origin_check_with_the_websockets_client(srv):
+    own = 'http://%s:%d' % (srv.host, srv.port)  # the client's Host header is host:port
+    with open_ws(srv, '/echo', origin=own) as ws:
+        ws.send('same origin')
+        assert ws.recv(timeout=10) == 'same origin'
+    with pytest.raises(InvalidStatus) as refused:
+        open_ws(srv, '/echo', origin='http://evil.example')
+    assert refused.value.response.status_code == 403
+    with open_ws(srv, '/any-origin', origin='http://evil.example') as ws:
+        ws.send('anyone')
+        assert ws.recv(timeout=10) == 'anyone'
+
+
 def test_wrong_version_is_426_naming_version_13(srv):
     with socket.create_connection((srv.host, srv.port), timeout=10) as sock:
         sock.sendall(upgrade_request(version='8'))
@@ -231,6 +335,7 @@ def test_route_parameters_and_request(srv):
 
 # -- messages ---------------------------------------------------------------------
 
+@pytest.mark.releases
 @pytest.mark.parametrize('size', [0, 1, 125, 126, 65535, 65536, 70000])
 def test_echo_text_and_binary_of_every_length_form(srv, size):
     text = 'é' * (size // 4) + 'x' * (size - size // 4 * 2)  # ``size`` bytes of UTF-8
@@ -541,6 +646,7 @@ def heap_in_use(app):
     return get_json(app, '/mem')['alloc']
 
 
+@pytest.mark.micropython
 def test_twenty_idle_websockets_in_a_small_micropython_heap(staged):
     app = start_app(staged, 'micropython', 'websockets_echo', 4096, IDLE_SOCKETS + 4,
                     heapsize=IDLE_HEAP, mpy=True)

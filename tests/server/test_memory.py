@@ -8,14 +8,18 @@ regressions.
 import http.client
 import json
 
-from conftest import HELLO_HEAP, get_json, import_cost, parallel_clients, start_app
+import pytest
 
-# What `import weblet` costs today (32.2 KB), with a margin: every member of App,
-# Request and Response is a real one, and the text helpers weblet exports are
-# loaded with it (DESIGN.md's budget of 16 KB holds for a core frozen in firmware).
-IMPORT_HEAP_CEILING = 33 * 1024
+from conftest import HELLO_HEAP, get_json, heap_allowance, import_cost, parallel_clients, start_app
+
+# What `import weblet` costs today (33.5 KB), with a margin: every member of App,
+# Request and Response is a real one, the text helpers weblet exports are loaded
+# with it, and the request checks of the hardening pass are in (CHANGELOG.md).
+# DESIGN.md's budget of 16 KB holds for a core frozen into firmware.
+IMPORT_HEAP_CEILING = 34 * 1024
 
 
+@pytest.mark.micropython
 def test_hello_serves_500_keepalive_requests_in_a_small_heap(staged):
     app = start_app(staged, 'micropython', 'hello', heapsize=HELLO_HEAP, mpy=True)
 
@@ -36,11 +40,12 @@ def test_hello_serves_500_keepalive_requests_in_a_small_heap(staged):
         app.stop()
 
 
+@pytest.mark.micropython
 def test_core_import_heap_stays_under_ceiling(staged):
     """Heap bytes that ``import weblet`` costs, measured with gc.mem_alloc()."""
     cost = import_cost(staged, 'weblet')
     print('import weblet: %d bytes of heap' % cost)
-    assert cost <= IMPORT_HEAP_CEILING
+    assert cost <= IMPORT_HEAP_CEILING + heap_allowance()
 
 
 def test_lifecycle_is_unloaded_once_serving_and_loaded_again_by_shutdown(run_app, interp):

@@ -7,14 +7,10 @@ import time
 
 import pytest
 
-from conftest import INTERPRETERS, start_app, raw_exchange, recv_until_close, status_of
+from conftest import served, INTERPRETERS, start_app, raw_exchange, recv_until_close, status_of
 
 
-@pytest.fixture(scope='module', params=INTERPRETERS)
-def srv(request, staged):
-    app = start_app(staged, request.param, 'basic')
-    yield app
-    app.stop()
+srv = served('basic')
 
 
 def still_serving(srv):
@@ -40,6 +36,7 @@ def read_response(sock_file):
     return int(status_line.split()[1]), headers, body
 
 
+@pytest.mark.releases
 def test_http11_keeps_connection_open(srv):
     conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
     for _ in range(5):
@@ -49,6 +46,7 @@ def test_http11_keeps_connection_open(srv):
     conn.close()
 
 
+@pytest.mark.releases
 def test_http10_closes_unless_keep_alive(srv):
     raw = raw_exchange(srv, b'GET /sync HTTP/1.0\r\n\r\n')
     assert b'Connection: close' in raw and raw.endswith(b'sync')
@@ -60,11 +58,13 @@ def test_http10_closes_unless_keep_alive(srv):
             assert (status, body, headers['connection']) == (200, b'sync', 'keep-alive')
 
 
+@pytest.mark.releases
 def test_connection_close_is_honoured(srv):
     raw = raw_exchange(srv, b'GET /sync HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
     assert b'Connection: close' in raw and raw.endswith(b'sync')
 
 
+@pytest.mark.releases
 def test_pipelined_requests_answered_in_order(srv):
     requests = b''.join(b'GET /api/led/%d HTTP/1.1\r\nHost: t\r\n\r\n' % i for i in range(10))
     requests += b'POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc'
@@ -74,6 +74,7 @@ def test_pipelined_requests_answered_in_order(srv):
     assert bodies == [b'{"pin": %d}' % i for i in range(10)] + [b'abc', b'sync']
 
 
+@pytest.mark.releases
 def test_stray_crlf_before_request_is_ignored(srv):
     raw = raw_exchange(srv, b'\r\n\r\nGET /sync HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')
     assert status_of(raw) == 200
@@ -128,11 +129,13 @@ def test_bad_input_gets_status_then_close(srv, request_bytes, expected):
     assert still_serving(srv)
 
 
+@pytest.mark.releases
 def test_endless_request_line_without_newline_is_414(srv):
     raw = raw_exchange(srv, b'GET /' + b'x' * 20000)
     assert status_of(raw) == 414
 
 
+@pytest.mark.releases
 def test_smuggled_second_request_is_not_served(srv):
     # With CL and TE both present the server must not treat the body as a request.
     raw = raw_exchange(srv, b'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n'
@@ -157,6 +160,7 @@ def test_slow_headers_get_408(quick):
     assert time.monotonic() - started < 5
 
 
+@pytest.mark.releases
 def test_silent_connection_gets_408(quick):
     with socket.create_connection((quick.host, quick.port), timeout=10) as sock:
         raw = recv_until_close(sock, 8)
@@ -177,6 +181,7 @@ def test_idle_keepalive_connection_is_closed(quick):
     assert status_of(raw) == 200 and raw.count(b'HTTP/1.1') == 1
 
 
+@pytest.mark.releases
 def test_max_connections_wait_for_a_slot(quick):
     """Four idle keep-alive clients hold every slot; a fifth waits, then is served."""
     holders = []
@@ -192,6 +197,7 @@ def test_max_connections_wait_for_a_slot(quick):
         conn.close()
 
 
+@pytest.mark.releases
 def test_slow_clients_do_not_starve_a_normal_client(run_app, interp):
     """Slowloris: clients trickling headers (50 on CPython with 64 slots; as many as
     the slots on MicroPython) must not stop a normal client from being served."""
@@ -225,6 +231,7 @@ def test_slow_clients_do_not_starve_a_normal_client(run_app, interp):
     assert still_serving(quick)
 
 
+@pytest.mark.releases
 def test_shutdown_finishes_in_flight_then_exits(run_app, interp):
     app = run_app(interp, 'basic')
     slow = http.client.HTTPConnection(app.host, app.port, timeout=10)

@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 import weblet  # noqa: E402
 from weblet import App, HTTPError, Request, Response, abort, make_response  # noqa: E402
 from weblet.body import Body, BytesReader  # noqa: E402
-from weblet.forms import MultiDict  # noqa: E402
+from weblet.forms import MultiDict, unfinished_json  # noqa: E402
 from weblet.protocol import (  # noqa: E402
     CHUNKED, LENGTH, NO_BODY, UNTIL_CLOSE, Headers, format_head, parse_head)
 from weblet.routing import CONVERTERS, add_converter  # noqa: E402
@@ -300,6 +300,39 @@ def test_post_json():
     resp, _, keep = post('/json', b'{"a": [1, 2]}', 'application/json')
     assert resp.status == 200 and keep
     assert json.loads(text_of(resp)) == {'got': {'a': [1, 2]}}
+
+
+# Each stops early; MicroPython before 1.26 parses them as if they were closed
+# ('{"a": ' as {}), so Request.json asks unfinished_json there.
+UNFINISHED_JSON = [b'{"a": ', b'[1, ', b'{', b'[', b'{"a"', b'{"a": 1,', b'{"a":1', b'[1, [2]',
+                   b'{"a": {"b": 1}', b'[{}', b'[true', b'["]"', b'{"a": "}"', b'["\\"]"',
+                   b'[1, "\\\\"']
+# Brackets and escaped quotes inside strings: finished all the same.
+FINISHED_JSON = [
+    (b'{"a": "]}", "b": ["[", "\\"{"]}', {'a': ']}', 'b': ['[', '"{']}),
+    (b' [[], {}, [[]]] ', [[], {}, [[]]]),
+    (b'["\\\\", "\\\\\\"]"]', ['\\', '\\"]']),
+    (b'"{"', '{'),
+    (b'12', 12),
+]
+
+
+@pytest.mark.parametrize('data', UNFINISHED_JSON)
+def test_post_unfinished_json_is_400(data):
+    resp, _, _ = post('/json', data, 'application/json')
+    assert resp.status == 400
+
+
+@pytest.mark.parametrize('data, value', FINISHED_JSON)
+def test_post_json_with_brackets_in_strings(data, value):
+    resp, _, _ = post('/json', data, 'application/json')
+    assert resp.status == 200 and json.loads(text_of(resp)) == {'got': value}
+
+
+@pytest.mark.parametrize('data, expected', [(data, True) for data in UNFINISHED_JSON]
+                         + [(data, False) for data, _ in FINISHED_JSON])
+def test_unfinished_json(data, expected):
+    assert unfinished_json(data) is expected
 
 
 def test_post_form():
@@ -752,11 +785,36 @@ def test_response_redirect(status):
 
 @pytest.mark.parametrize('url', [
     '/x\r\nSet-Cookie: a=1', '/x\nX-A: 1', '/x\r', '\n', 'http://e.com/\r\n\r\n<script>',
+    '/x\x00y', '/x\x0by', '/x\x7f',
 ])
-def test_response_redirect_rejects_cr_lf(url):
+def test_response_redirect_rejects_control_chars(url):
     with pytest.raises(ValueError) as info:
         Response.redirect(url)
     assert 'url' in str(info.value)
+
+
+@pytest.mark.parametrize('result', [
+    ('x', 200, {'X-A: b\r\nInjected': 'v'}),
+    ('x', 200, {'X-A': 'v\x0b'}),
+    (Response('x'), 201, {'Bad Name': 'v'}),
+])
+def test_make_response_refuses_a_bad_header_in_the_tuple_forms(result):
+    with pytest.raises(ValueError):
+        make_response(result)
+
+
+def test_a_handler_setting_a_bad_header_name_gets_500_and_nothing_injected():
+    app = App()
+
+    @app.get('/')
+    def inject(req):
+        resp = Response('x')
+        resp.headers['X-A: b\r\nInjected'] = 'v'
+        return resp
+    app.log = lambda level, message: None
+    resp, mode, keep = handle(app)
+    assert resp.status == 500
+    assert 'injected' not in resp.headers
 
 
 # -- Response cookies ------------------------------------------------------------
@@ -772,7 +830,7 @@ def test_set_cookie():
         'a=1; Path=/', 'b=2; Path=/; HttpOnly',
         'session=tok; Max-Age=3600; Expires=Wed, 21 Oct 2037 07:28:00 GMT; '
         'Domain=example.com; Path=/app; Secure; HttpOnly; SameSite=Lax']
-    head = format_head(resp.status, resp.headers.items(), resp.cookies)
+    head = format_head(resp.status, resp.headers, resp.cookies)
     assert head.count(b'\r\nSet-Cookie: ') == 3
 
 
@@ -819,7 +877,7 @@ def test_delete_cookie_validates(kwargs):
 def test_set_cookie_output_parses_as_header():
     resp = Response()
     resp.set_cookie('a', '1', max_age=10, same_site='Strict', http_only=True)
-    head = format_head(200, (), resp.cookies)
+    head = format_head(200, Headers(), resp.cookies)
     request = b'GET / HTTP/1.1\r\n' + head.partition(b'\r\n')[2][:-2]
     assert parse_head(request)[3] == {
         'set-cookie': 'a=1; Max-Age=10; Path=/; HttpOnly; SameSite=Strict'}

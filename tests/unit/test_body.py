@@ -187,6 +187,20 @@ def test_body_chunked_malformed_is_400(raw, one_byte):
     assert run_until_error(raw, one_byte=one_byte) == 400
 
 
+@pytest.mark.parametrize('raw', [
+    b'0\r\nno colon here\r\n\r\n',      # a trailer line without a colon
+    b'0\r\n: no name\r\n\r\n',
+    b'0\r\nBad Name: 1\r\n\r\n',       # not a token
+    b'0\r\nX-A: a\x01b\r\n\r\n',       # a control character
+    # The last chunk's CRLF is missing: the next request must not pass as trailers.
+    b'3\r\nabc\r\n0\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n',
+    b'3\r\nabc\r\n0\r\nGET /a:b HTTP/1.1\r\nHost: x\r\n\r\n',
+])
+@pytest.mark.parametrize('one_byte', [False, True])
+def test_body_chunked_bad_trailers_are_400(raw, one_byte):
+    assert run_until_error(raw, one_byte=one_byte) == 400
+
+
 def test_body_chunked_trailers_too_large_is_431():
     raw = b'0\r\n' + b'X-Trailer: 0123456789\r\n' * 3 + b'\r\n'
     assert run_until_error(raw, max_trailers=40) == 431

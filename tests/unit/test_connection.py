@@ -22,7 +22,8 @@ from weblet.server import Connection  # noqa: E402
 
 
 class Stream:
-    """An asyncio-stream-like reader over ``data``, giving at most ``piece`` bytes a read."""
+    """An asyncio-stream-like reader over ``data``, giving at most ``piece`` bytes a read
+    (the server reads with ``read`` on CPython, ``readinto`` on MicroPython)."""
 
     def __init__(self, data, piece=1024):
         self.data = data
@@ -33,6 +34,11 @@ class Stream:
         chunk = self.data[self.pos:self.pos + min(n, self.piece)]
         self.pos += len(chunk)
         return chunk
+
+    async def readinto(self, buf):
+        chunk = await self.read(len(buf))
+        buf[:len(chunk)] = chunk
+        return len(chunk)
 
 
 class NoPeer:

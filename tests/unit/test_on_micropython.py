@@ -15,6 +15,7 @@ import pytest
 
 from conftest import micropython_command
 
+pytestmark = [pytest.mark.micropython, pytest.mark.releases]
 UNIT = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(UNIT, 'micropython')
 # Modules that need CPython: hypothesis, ast and inspect, subprocesses.

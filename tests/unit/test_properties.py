@@ -119,7 +119,8 @@ def valid_head(method, target, minor, fields):
 
 @PROPERTY
 @given(method=st.text(TCHAR, min_size=1),
-       target=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1),
+       target=st.text(st.characters(min_codepoint=33, max_codepoint=126,
+                                     blacklist_characters='#'), min_size=1),
        minor=st.integers(0, 9), fields=FIELDS)
 def test_prop_valid_head_parses(method, target, minor, fields):
     assert parse_head(valid_head(method, target, minor, fields)) == (
@@ -140,7 +141,8 @@ def test_prop_find_head_only_http_error(data, pos, max_line, max_header_bytes):
 
 @PROPERTY
 @given(method=st.text(TCHAR, min_size=1, max_size=10),
-       target=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1,
+       target=st.text(st.characters(min_codepoint=33, max_codepoint=126,
+                                     blacklist_characters='#'), min_size=1,
                       max_size=40),
        fields=FIELDS, blank_lines=st.integers(0, 3), cut=st.integers(0, 10 ** 6),
        before=st.binary(max_size=10))
@@ -268,14 +270,17 @@ FREE_NAME = st.text(TCHAR, min_size=1).filter(
        headers=st.lists(st.tuples(FREE_NAME, SAFE_VALUE), max_size=8),
        cookies=st.lists(SAFE_VALUE, max_size=3))
 def test_prop_format_head_parses_back(status, headers, cookies):
-    head = format_head(status, headers, cookies)
+    fields = Headers()
+    for name, value in headers:
+        fields[name] = value  # a repeated name: the last value, the first spelling
+    head = format_head(status, fields, cookies)
     assert head.endswith(b'\r\n\r\n')
     status_line, _, rest = head.partition(b'\r\n')
     assert status_line == ('HTTP/1.1 %d %s' % (status, reason(status))).encode()
     # The header lines parse back with parse_head (behind a request line).
     parsed = parse_head(b'GET / HTTP/1.1\r\n' + rest[:-2], 20)[3]
     expected = {}
-    for name, value in list(headers) + [('Set-Cookie', c) for c in cookies]:
+    for name, value in fields.items() + [('Set-Cookie', c) for c in cookies]:
         name = name.lower()
         expected[name] = value if name not in expected else (
             expected[name] + ('; ' if name == 'cookie' else ', ') + value)

@@ -346,9 +346,16 @@ class Brake:
     After ``failures`` rejected credentials from one address within
     ``window`` seconds, that address gets ``429 Too Many Requests`` with
     ``Retry-After`` for ``window`` seconds, even with right credentials. A
-    success clears its count. A request without credentials is not a failure.
-    Memory is bounded: the table keeps ``slots`` addresses and forgets the
-    one with the oldest entry when it is full.
+    request without credentials is not a failure. A success clears nothing:
+    failures count until their window passes, so logging in with one's own
+    account does not buy more guesses at another's.
+
+    Memory is bounded: the table keeps ``slots`` addresses, and it never gives
+    away a braked one. A failure from an address not in a full table takes
+    the slot of an address whose window has passed, else the unbraked slot
+    with the fewest failures (the oldest of equals) *together with its
+    failures*, so addresses taking turns gain no guesses; while every slot is
+    braked, untracked addresses get 429 until the first brake ends.
 
     :param failures: failures that trigger the brake.
     :param window: seconds over which failures count, and the lockout time.
@@ -368,37 +375,57 @@ class Brake:
         self.slots = max(1, int(slots))
         self.table = []  # [address, failures, since]
 
-    def retry_after(self, address):
-        """Seconds ``address`` must wait (``0``: it may try)."""
-        for entry in self.table:
-            if entry[0] == address:
-                left = entry[2] + self.window - time.time()
-                # left > window: the clock went back; let the client try.
-                if entry[1] >= self.failures and 0 < left <= self.window:
-                    return int(left) + 1
-                return 0
+    def _wait(self, entry, now):
+        # Seconds left of the entry's brake, 0 if it is not braked.
+        left = entry[2] + self.window - now
+        # left > window: the clock went back; let the client try.
+        if entry[1] >= self.failures and 0 < left <= self.window:
+            return int(left) + 1
         return 0
 
-    def record(self, req, address, success):
-        """Count a failure, or clear the count after a success, for ``address``."""
+    def retry_after(self, address):
+        """Seconds ``address`` must wait (``0``: it may try)."""
         now = time.time()
+        soonest = None
+        for entry in self.table:
+            wait = self._wait(entry, now)
+            if entry[0] == address:
+                return wait
+            if soonest is None or wait < soonest:
+                soonest = wait
+        # Untracked: wait only while no slot could count its failures (every one braked).
+        return soonest if len(self.table) >= self.slots else 0
+
+    def record(self, req, address, success):
+        """Count a failure for ``address``; a success changes nothing."""
+        if success:
+            return  # clearing would let a user's own logins reset guesses at others
+        now = time.time()
+        window = self.window
         table = self.table
-        found = oldest = None
+        found = spare = None
+        least = 0
         for entry in table:
             if entry[0] == address:
                 found = entry
-            elif oldest is None or entry[2] < oldest[2]:
-                oldest = entry
-        if success:
-            if found is not None:
-                table.remove(found)
-            return
+                break
+            if self._wait(entry, now):
+                continue  # braked: never given away
+            # An entry whose window has passed counts as no failures.
+            weight = entry[1] if 0 <= now - entry[2] < window else 0
+            if spare is None or weight < least or weight == least and entry[2] < spare[2]:
+                spare = entry
+                least = weight
         if found is None:
-            if len(table) >= self.slots:
-                table.remove(oldest)
-            found = [address, 0, now]
-            table.append(found)
-        elif not 0 <= now - found[2] < self.window:  # a new window (or the clock went back)
+            if len(table) < self.slots:
+                found = [address, 0, now]
+                table.append(found)
+            elif spare is None:
+                return  # every slot braked since this request passed retry_after
+            else:
+                found = spare
+                found[0] = address  # its failures stay counted, now against this address
+        if not 0 <= now - found[2] < window:  # a new window (or the clock went back)
             found[1] = 0
             found[2] = now
         found[1] += 1

@@ -80,8 +80,28 @@ def _valid(code):
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
-def _bad(name, value):
-    raise ValueError('%s=%r: not allowed' % (name, value))
+def _bad(name, value, why='not allowed'):
+    raise ValueError('%s=%r: %s' % (name, value, why))
+
+
+def _tokens(value):
+    """The comma-separated tokens of a header value, stripped, in lower case."""
+    return [token.strip() for token in (value or '').lower().split(',')]
+
+
+def _site(value, port):
+    """``host[:port]`` in lower case, with ``port`` (``':80'``) added if it names none."""
+    value = value.lower()
+    # The last colon begins a port unless it is inside an IPv6 literal: "[::1]".
+    return value if value.rfind(':') > value.rfind(']') else value + port
+
+
+def _same_origin(origin, host):
+    """Whether ``Origin`` (scheme://host[:port]) names the server the ``Host`` header names."""
+    scheme, sep, rest = origin.partition('://')
+    port = {'http': ':80', 'https': ':443'}.get(scheme.lower())
+    # Origin "null" (sandboxed pages, file://) and other schemes never match.
+    return bool(sep and port and host) and _site(rest, port) == _site(host, port)
 
 
 class WebSocket:
@@ -314,21 +334,24 @@ class WebSocket:
 def websocket(protocols=None, max_message=4096, origins=None, ping_interval=None):
     """Decorate ``async def handler(req, ws)`` to serve WebSockets on its route.
 
-    The handshake must be a GET with ``Upgrade: websocket``, ``Connection:
-    upgrade``, ``Sec-WebSocket-Version: 13`` and a valid
-    ``Sec-WebSocket-Key``, else the answer is 400 (426 for another
-    version). The handler gets a :class:`WebSocket` (and the route's
-    parameters). When it returns, the WebSocket is closed with code 1000;
-    if it raises, with code 1011.
+    The handshake must be an HTTP/1.1 GET whose ``Upgrade`` header has the
+    token ``websocket`` and ``Connection`` the token ``upgrade``, with
+    ``Sec-WebSocket-Version: 13`` and a valid ``Sec-WebSocket-Key``, else
+    the answer is 400 (426 for another version). The handler gets a
+    :class:`WebSocket` (and the route's parameters). When it returns, the
+    WebSocket is closed with code 1000; if it raises, with code 1011.
 
     :param protocols: subprotocols the endpoint speaks, in order of
         preference (the first one the client also offers is chosen), or a
         plain ``fn(offered_list)`` returning one of them or ``None``.
     :param max_message: the largest message accepted, in bytes; a larger
         one closes the connection with code 1009.
-    :param origins: the ``Origin`` values allowed (403 for others), e.g.
-        ``['http://192.168.4.1']``; put ``None`` in the list to allow
-        clients that send none. ``None`` allows any.
+    :param origins: which pages may connect, by their ``Origin`` header
+        (403 for others). ``None`` (the default): only pages of the server
+        itself (the ``Origin``'s host and port are the ``Host`` header's)
+        and clients that send no ``Origin``. A list: exactly those values,
+        e.g. ``['http://192.168.4.1']``, and clients without an ``Origin``
+        only if the list holds ``None``. ``'*'``: any page (no check).
     :param ping_interval: seconds between pings; a peer that sends nothing
         (not even the pong) for a whole interval after a ping is dropped.
 
@@ -426,11 +449,17 @@ class WebSockets:
 
     def __init__(self, path, select_protocol=None, max_message=4096, origins=None,
                  ping_interval=None, **callbacks):
+        if origins is not None and origins != '*':
+            if not isinstance(origins, (list, tuple)):
+                _bad('origins', origins, "not None, '*' or a list")
+            for origin in origins:  # as browsers send it: no path, not even "/"
+                if origin is not None and (not isinstance(origin, str) or '://' not in origin
+                                           or '/' in origin.partition('://')[2]):
+                    _bad('origins', origins, "%r is not 'http://host:port' or None" % (origin,))
         for name, value, ok in (
                 ('protocols', select_protocol, select_protocol is None
                  or callable(select_protocol) or isinstance(select_protocol, (list, tuple))),
                 ('max_message', max_message, isinstance(max_message, int) and max_message > 0),
-                ('origins', origins, origins is None or isinstance(origins, (list, tuple))),
                 ('ping_interval', ping_interval, ping_interval is None
                  or isinstance(ping_interval, (int, float)) and ping_interval > 0)):
             if not ok:
@@ -465,15 +494,29 @@ class WebSockets:
             ok = len(key) == 24 and len(binascii.a2b_base64(key)) == 16
         except ValueError:
             ok = False
-        if (not ok or req.method != 'GET' or version is None
-                or 'websocket' not in get('upgrade', '').lower()
-                or 'upgrade' not in get('connection', '').lower()):
+        # Tokens, not substrings: "Upgrade: websocketx" or "Connection:
+        # notupgradeable" is no handshake. HTTP/1.0 has no upgrade (RFC 9110
+        # section 7.8 makes servers ignore Upgrade there): 400, as for any
+        # request that is not a handshake (RFC 6455 section 4.2.1).
+        if (not ok or req.method != 'GET' or version is None or req.http_version != '1.1'
+                or 'websocket' not in _tokens(get('upgrade'))
+                or 'upgrade' not in _tokens(get('connection'))):
             raise HTTPError(400)
         if version != '13':
             error = HTTPError(426)
             error.headers = {'sec-websocket-version': '13'}
             raise error
-        if self.origins is not None and get('origin') not in self.origins:
+        origin = get('origin')
+        allowed = self.origins
+        # By default a browser page may connect only from the device's own
+        # origin: another site's page would otherwise act with the user's
+        # cookies (cross-site WebSocket hijacking). Clients without an Origin
+        # are not browsers, and a page cannot leave it out.
+        if allowed is None:
+            refused = origin is not None and not _same_origin(origin, get('host'))
+        else:
+            refused = allowed != '*' and origin not in allowed
+        if refused:
             raise HTTPError(403)
         offered = get('sec-websocket-protocol', '').replace(' ', '').split(',')
         protocols = self.protocols
