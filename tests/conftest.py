@@ -117,6 +117,17 @@ def import_cost(staged, module):
 
 
 @pytest.fixture(scope='session')
+def frozen():
+    """The 32-bit unix port with weblet's packages frozen in, built from their freeze
+    manifests (tools/micropython_build.py 32bit-frozen): memory as a device has it.
+    Skips, saying what is missing, where it cannot be built."""
+    ok, reason = micropython_build.available('32bit-frozen')
+    if not ok:
+        pytest.skip(reason)
+    return str(micropython_build.build('32bit-frozen'))
+
+
+@pytest.fixture(scope='session')
 def staged(tmp_path_factory):
     """Two staged trees of every package: ``.py`` sources and ``.mpy`` builds."""
     base = tmp_path_factory.mktemp('staged')
@@ -211,8 +222,12 @@ def with_allowance(heapsize):
     return heapsize
 
 
-def start_app(staged, interp, name, *args, heapsize=None, mpy=False):
-    """Start ``tests/apps/<name>.py`` under ``interp`` and wait for its READY line."""
+def start_app(staged, interp, name, *args, heapsize=None, mpy=False, firmware=None):
+    """Start ``tests/apps/<name>.py`` under ``interp`` and wait for its READY line.
+
+    ``firmware``: a MicroPython binary with weblet frozen in (the ``frozen``
+    fixture), which then runs the app with nothing staged on its path.
+    """
     port = free_port()
     script = os.path.join(APPS, name + '.py')
     env = dict(os.environ)
@@ -220,6 +235,9 @@ def start_app(staged, interp, name, *args, heapsize=None, mpy=False):
     if interp == 'cpython':
         cmd = [sys.executable, '-u', script]
         env['PYTHONPATH'] = os.pathsep.join([lib, APPS])
+    elif firmware is not None:
+        cmd = [firmware] + (['-X', 'heapsize=' + heapsize] if heapsize else []) + [script]
+        env['MICROPYPATH'] = ':'.join(['.frozen', APPS])
     else:
         cmd = [micropython_command()]
         if heapsize:

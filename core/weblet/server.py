@@ -328,7 +328,6 @@ class Server:
                     if not conn.buf:
                         break
                     conn.begun = ticks_ms()
-                    conn.allowance = None
                     conn.pos = 0
                     conn.idle = False
                 conn.wait(self.app.request_timeout)  # for the whole head
@@ -346,6 +345,8 @@ class Server:
         except MemoryError:
             conn.buf = b''  # set in __init__: storing it here never allocates
             status = 503
+            if conn.sent:  # too late for a 503: the connection just closes
+                log_safely(self.app, 'WARN', 'out of memory while answering', ())
         except (OSError, EOFError):
             pass
         except Exception as e:  # a streamed body or a take-over failed: log it, close
@@ -427,7 +428,7 @@ class Server:
         method, target, version, headers, length = parse_head(
             conn.buf[start:end + 2], app.max_headers)
         expect_continue = check_request(version, headers)
-        body = conn.allowance = None
+        body = None
         if length is not None:
             from .body import Body
             body = Body(conn, length, app.max_header_bytes,
@@ -455,7 +456,11 @@ class Server:
         if resp.takeover is not None:
             conn.takeover = resp.takeover
             return False
-        if keep and body is not None:
-            keep = await body.discard(app.max_body)
+        if body is not None:
+            if keep:
+                keep = await body.discard(app.max_body)
+            # Set only for a request with a body: a connection that never gets
+            # one keeps 12 attributes, whose table takes 48 B less than 13.
+            conn.allowance = None
         conn.wait(app.keepalive_timeout)
         return keep

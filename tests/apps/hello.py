@@ -1,4 +1,6 @@
 """Hello world, for the memory tests. argv: PORT [max_connections]"""
+import gc
+
 from weblet import App
 from testkit import serve, arg
 
@@ -18,6 +20,12 @@ def led(req, pin):
 @app.post('/count')
 async def count(req):
     return {'bytes': len(await req.body())}
+
+
+@app.get('/mem')
+def mem(req):
+    gc.collect()
+    return {'alloc': gc.mem_alloc() if hasattr(gc, 'mem_alloc') else 0}
 
 
 serve(app)

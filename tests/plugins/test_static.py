@@ -548,14 +548,23 @@ def test_one_megabyte_file_streams(srv):
     check_big_download(srv)
 
 
-# The issue asks for 32K; it passes at 84K today, 90K leaves a margin for noise.
+# On the PyPI port (64-bit, .mpy files) it passes at 84K today, 90K leaves a
+# margin for noise. On the 32-bit build with weblet frozen in, as a device has it,
+# it passes at 21K, 23K and from 25K, not at 22K or 24K, as the heap's layout
+# shifts (a 512-byte block is then missing while the file streams).
 STATIC_PASSES = os.environ.get('WEBLET_STATIC_HEAP', '90K')
+FROZEN_STATIC_PASSES = '28K'
 
 
 @pytest.mark.micropython
-def test_one_megabyte_file_in_a_small_heap(run_app, site):
+@pytest.mark.parametrize('build', ['mpy', 'frozen'])
+def test_one_megabyte_file_in_a_small_heap(request, run_app, site, build):
     """The app is Static alone (tests/apps/static_small.py), as on a device."""
-    app = run_app('micropython', 'static_small', site[0], heapsize=STATIC_PASSES, mpy=True)
+    if build == 'frozen':
+        app = run_app('micropython', 'static_small', site[0], heapsize=FROZEN_STATIC_PASSES,
+                      firmware=request.getfixturevalue('frozen'))
+    else:
+        app = run_app('micropython', 'static_small', site[0], heapsize=STATIC_PASSES, mpy=True)
     check_big_download(app)
     for _ in range(3):
         assert fetch(app, '/')[2] == b'<h1>home</h1>'

@@ -640,6 +640,11 @@ def test_accept_value_matches_hashlib_and_base64(srv):
 IDLE_HEAP = '160K'
 IDLE_SOCKETS = 20
 BYTES_PER_WEBSOCKET_CEILING = 4 * 1024
+# On the 32-bit build with weblet frozen in, as a device has it: 20 pass at 56K
+# and each holds about 1.75 KB. DESIGN.md section 4 budgets 1 KB per idle
+# WebSocket; these are today's figures with a margin.
+FROZEN_IDLE_HEAP = '60K'
+FROZEN_BYTES_PER_WEBSOCKET_CEILING = 2 * 1024
 
 
 def heap_in_use(app):
@@ -647,17 +652,24 @@ def heap_in_use(app):
 
 
 @pytest.mark.micropython
-def test_twenty_idle_websockets_in_a_small_micropython_heap(staged):
-    app = start_app(staged, 'micropython', 'websockets_echo', 4096, IDLE_SOCKETS + 4,
-                    heapsize=IDLE_HEAP, mpy=True)
+@pytest.mark.parametrize('build', ['mpy', 'frozen'])
+def test_twenty_idle_websockets_in_a_small_micropython_heap(request, staged, build):
+    if build == 'frozen':
+        heapsize, ceiling = FROZEN_IDLE_HEAP, FROZEN_BYTES_PER_WEBSOCKET_CEILING
+        app = start_app(staged, 'micropython', 'websockets_echo', 4096, IDLE_SOCKETS + 4,
+                        heapsize=heapsize, firmware=request.getfixturevalue('frozen'))
+    else:
+        heapsize, ceiling = IDLE_HEAP, BYTES_PER_WEBSOCKET_CEILING
+        app = start_app(staged, 'micropython', 'websockets_echo', 4096, IDLE_SOCKETS + 4,
+                        heapsize=heapsize, mpy=True)
     sockets = []
     try:
         before = heap_in_use(app)
         for _ in range(IDLE_SOCKETS):
             sockets.append(RawWebSocket(app, '/'))
         per_socket = (heap_in_use(app) - before) / IDLE_SOCKETS
-        print('\n%d idle WebSockets in a %s heap: %d bytes of heap each'
-              % (IDLE_SOCKETS, IDLE_HEAP, per_socket))
+        print('\n%s: %d idle WebSockets in a %s heap: %d bytes of heap each'
+              % (build, IDLE_SOCKETS, heapsize, per_socket))
         for index, ws in enumerate(sockets):  # every one still works
             ws.send_frame(1, b'hello %d' % index)
             assert ws.recv_frame() == (True, 1, b'hello %d' % index)
@@ -667,7 +679,7 @@ def test_twenty_idle_websockets_in_a_small_micropython_heap(staged):
             ws.expect_eof()
         assert app.alive(), app.output()
         assert 'Error' not in app.output(), app.output()
-        assert per_socket <= BYTES_PER_WEBSOCKET_CEILING
+        assert per_socket <= ceiling
     finally:
         for ws in sockets:
             ws.shut()
