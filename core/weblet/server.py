@@ -47,6 +47,18 @@ def close_now(writer):
         writer.transport.abort()
 
 
+def expire(conn, answer):
+    """Cancel ``conn``'s task; with ``answer``, it answers 408 if it still can.
+
+    In this order, as storing ``expired`` the first time may raise MemoryError
+    (the instance grows): the connection is cancelled whatever happens.
+    """
+    conn.task.cancel()
+    conn.deadline = None
+    if answer:
+        conn.expired = True
+
+
 class Connection:
     """One client connection: buffered reads over the asyncio stream, writes, and its deadline.
 
@@ -235,13 +247,14 @@ class Server:
     async def watch(self):
         """Cancel every connection whose deadline has passed: one timer for all."""
         while True:
-            await asyncio.sleep(0.2)
-            now = ticks_ms()
-            for conn in self.connections:
-                if conn.deadline is not None and ticks_diff(now, conn.deadline) > 0:
-                    conn.deadline = None
-                    conn.expired = True
-                    conn.task.cancel()
+            try:
+                await asyncio.sleep(0.2)
+                now = ticks_ms()
+                for conn in self.connections:
+                    if conn.deadline is not None and ticks_diff(now, conn.deadline) > 0:
+                        expire(conn, True)
+            except MemoryError:  # the watchdog outlives a full heap: it looks again next time
+                pass
 
     def _free_slot(self):
         """Cancel the connection whose slot is worth least to a newcomer, if one is
@@ -270,9 +283,7 @@ class Server:
                 victim, due = other, since
         if victim is None:
             return False
-        victim.deadline = None
-        victim.expired = not victim.idle  # a request it left unfinished gets 408
-        victim.task.cancel()
+        expire(victim, not victim.idle)  # a request it left unfinished gets 408
         return True
 
     async def serve(self, reader, writer):
