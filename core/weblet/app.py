@@ -85,7 +85,7 @@ class Request:
         if '%' in path:
             path = unquote(path)
         self.path = path
-        self.keep_alive = wants_keep_alive(http_version, self.headers)
+        self.keep_alive = wants_keep_alive(http_version, headers)  # a dict: no lower-casing
 
     @property
     def args(self):

@@ -11,6 +11,12 @@ from .platform import MICROPYTHON, asyncio, ticks_ms, ticks_add, ticks_diff
 from .protocol import (HTTPError, CHUNKED, NO_BODY, check_request, find_head, format_head,
                        parse_head, reason)
 
+if MICROPYTHON:
+    # Here, not where it is used: MicroPython looks for a socket.py on its path
+    # at each import of the built-in (six failed stat calls), and Connection.client
+    # is read for every request.
+    import socket
+
 CancelledError = asyncio.CancelledError
 READ_SIZE = 256  # bytes per socket read: a request head usually fits
 # MicroPython reads into this one buffer, for every connection, and copies out
@@ -98,15 +104,11 @@ class Connection:
     def client(self):
         """The peer's ``(address, port)``, or ``None`` if unknown.
 
-        Made on each read, from what the stream keeps anyway: stored, it would
-        cost every idle connection 32 B more on the 32-bit port.
+        Read from what the stream keeps anyway: stored here too, it would cost
+        every idle connection 32 B more on the 32-bit port.
         """
         try:
             addr = self.writer.get_extra_info('peername')
-            if isinstance(addr, (bytes, bytearray)):  # MicroPython unix port: a raw sockaddr
-                import socket
-                addr = socket.sockaddr(addr)[1:]
-                addr = socket.inet_ntop(2 if len(addr[0]) == 4 else 10, addr[0]), addr[1]
             return addr[0], addr[1]
         except (KeyError, AttributeError, TypeError, OSError):
             return None
@@ -234,6 +236,11 @@ class Server:
                     client = ssl.wrap_socket(client, server_side=True,
                                              do_handshake_on_connect=False)
                 client.setblocking(False)
+                if isinstance(address, (bytes, bytearray)):  # the unix port: a raw sockaddr
+                    # Made readable once here, not for each request (27K instructions).
+                    address = socket.sockaddr(address)[1:]
+                    address = (socket.inet_ntop(2 if len(address[0]) == 4 else 10, address[0]),
+                               address[1])
                 # 'tcp': the socket under TLS, closed by serve too, since a TLS
                 # socket whose handshake failed lets go of it without closing it.
                 stream = asyncio.StreamReader(client, {'peername': address, 'tcp': tcp})
