@@ -10,6 +10,11 @@ the unix variant found there, and prints the binary's path. Builds:
 - ``32bit-frozen``: the same plus every weblet package frozen in, through
   the repository's ``manifest.py`` (it includes each package's own);
 - ``64bit-frozen``: the 64-bit control with weblet frozen;
+- ``32bit-frozen-bench``: ``32bit-frozen`` with Microdot frozen too (its
+  modules that ``bench/run.py`` uses, from the ``microdot`` package of the
+  Python running this tool: ``pip install -r requirements-bench.txt``), so
+  that one binary gives both frameworks' frozen figures; a frozen module
+  that is not imported costs no heap;
 - ``v1.22.2``, ``v1.24.1``, ``v1.26.1``: 64-bit, the standard manifest, from
   ``older/`` (the tarballs' trees have the layout of the current one).
 
@@ -22,7 +27,8 @@ output ``build.log`` beside it. ``stamp.json`` there holds a hash of the inputs:
   gcc's version, the make command; when it changes the build starts clean
   (make cannot see a changed ``mpconfigvariant.mk`` nor an older unpacked tree);
 - frozen: the manifest text, and for frozen builds every package's
-  manifest.py and every frozen ``.py`` file; when only it changes, the build
+  manifest.py and every frozen ``.py`` file (Microdot's too, for the bench
+  build); when only it changes, the build
   reuses the objects and recompiles only what is frozen (about 2 s; a clean
   build takes about 25 s, 30 s with unpacking and mpy-cross, on 2 cores).
 
@@ -35,7 +41,7 @@ Usage::
     python tools/micropython_build.py --all        # every build; skips those that cannot be built
 
 Exit status: 0 built, 1 failed (see its build.log; or the packages' manifests
-are stale), 2 something is missing (the tarball, gcc, 32-bit support: the
+are stale), 2 something is missing (the tarball, gcc, 32-bit support, Microdot: the
 one-line message says what and how to get it). ``--all`` skips a build that
 cannot be made with that message and fails only when a build fails.
 
@@ -55,6 +61,7 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -80,6 +87,8 @@ LOCK_DIR = BUILD_DIR / "locks"
 # ("MicroPython 6e6bc64-dirty") instead of its mpconfig.h version.
 MAKE_ENV = {"GIT_CEILING_DIRECTORIES": str(BUILD_DIR)}
 SYSTEM_DEPS_HINT = "run `make system-deps` as root"
+# Microdot's modules that bench/run.py runs (the rest of its package is unused there).
+MICRODOT_FILES = ("__init__.py", "microdot.py", "websocket.py", "helpers.py")
 
 # The tarball of each source tree, relative to the source folder. Every tree
 # unpacks to micropython/ with py, extmod, shared, mpy-cross, ports/unix,
@@ -106,12 +115,14 @@ class Build(NamedTuple):
     source: str  # a key of TARBALLS
     bits: int  # 32 or 64
     frozen: bool  # weblet frozen in
+    microdot: bool = False  # Microdot frozen in too, for bench/run.py
 
 
 BUILDS = {
     "32bit-mpy": Build("current", 32, False),
     "32bit-frozen": Build("current", 32, True),
     "64bit-frozen": Build("current", 64, True),
+    "32bit-frozen-bench": Build("current", 32, True, microdot=True),
     "v1.22.2": Build("v1.22.2", 64, False),
     "v1.24.1": Build("v1.24.1", 64, False),
     "v1.26.1": Build("v1.26.1", 64, False),
@@ -196,8 +207,17 @@ def available(build_name: str) -> tuple[bool, str]:
     if not (folder / "variant" / "mpconfigvariant.mk").is_file():
         return False, "the unix variant %s is missing: set %s to the folder holding it" % (
             folder / "variant", SOURCE_ENV)
+    if build_spec.microdot and _microdot_dir() is None:
+        return False, ("Microdot is missing from %s: pip install -r requirements-bench.txt "
+                       "(make bench does)" % sys.executable)
     problem = _toolchain_problem(build_spec.bits)
     return (not problem), problem
+
+
+def _microdot_dir() -> Path | None:
+    """The ``microdot`` package folder of the Python running this tool, or ``None``."""
+    found = importlib.util.find_spec("microdot")
+    return Path(found.origin).parent if found and found.origin else None
 
 
 @contextlib.contextmanager
@@ -282,6 +302,9 @@ def manifest_text(build_name: str) -> str:
         root_manifest = manifests.REPO_ROOT / manifests.FREEZE_MANIFEST_NAME
         lines.append("include(%s)  # every weblet package, through each one's manifest.py"
                      % json.dumps(str(root_manifest)))
+    if build_spec.microdot:
+        lines.append("package(\"microdot\", files=%s, base_path=%s)" % (
+            json.dumps(list(MICRODOT_FILES)), json.dumps(str(_microdot_dir().parent))))
     return "\n".join(lines) + "\n"
 
 
@@ -347,6 +370,8 @@ def build(build_name: str) -> Path:
     text = manifest_text(build_name)
     variant = sorted((source_dir() / "variant").iterdir())
     frozen_files = _frozen_files() if build_spec.frozen else []
+    if build_spec.microdot:
+        frozen_files += [_microdot_dir() / name for name in MICRODOT_FILES]
     tree = _source_tree(build_spec.source)
     args = _make_args(build_spec, out)
     wanted = {
