@@ -25,5 +25,5 @@ from .escaping import escape_html, quote, unquote
 from .app import App, Request, Response, abort, make_response
 
 __version__ = '0.1.0'
-__all__ = ['App', 'Request', 'Response', 'HTTPError', 'abort', 'make_response', 'call',
-           'MICROPYTHON', 'format_exception', 'unload', 'quote', 'unquote', 'escape_html']
+__all__ = ('App', 'Request', 'Response', 'HTTPError', 'abort', 'make_response', 'call',
+           'MICROPYTHON', 'format_exception', 'unload', 'quote', 'unquote', 'escape_html')

@@ -31,28 +31,38 @@ def _prepend(first, gen):
 
 
 if MICROPYTHON:
-    # A plain generator, which MicroPython awaits like a coroutine: it drives a
-    # coroutine it was given itself, where an async def would need one more
-    # generator to hand the first suspension on (80 B per handler waiting, on
-    # the 32-bit port). There coroutines and generators share one type: a
-    # generator whose first value is not None is a streamed body, returned
-    # whole; anything else is run as a coroutine.
+    # There coroutines and generators share one type: a generator whose first
+    # value is not None is a streamed body, returned whole; any other is run as
+    # a coroutine. call is a plain function that hands back a small generator
+    # to await, not a generator itself: awaiting a handler then takes a 96 B
+    # frame instead of 144 B on the 32-bit port (48 B for a sync one), which a
+    # fragmented heap more often has room for.
     def call(fn, *args, **kwargs):
         result = fn(*args, **kwargs)
-        if not isinstance(result, GENERATOR):
-            return result
+        if isinstance(result, GENERATOR):
+            return _run(result)
+        return _returned(result)
+
+    def _returned(value):
+        return value
+        yield  # never reached: it makes this a generator, which await accepts
+
+    def _run(gen):
+        # A plain generator, which MicroPython awaits like a coroutine: it drives
+        # the coroutine it was given itself, where an async def would need one
+        # more generator to hand the first suspension on.
         try:
-            first = result.send(None)
+            first = gen.send(None)
         except StopIteration as done:
             return done.value
         if first is not None:
-            return _prepend(first, result)
+            return _prepend(first, gen)
         try:
             yield  # the coroutine's first suspension, handed to the scheduler
         except BaseException:
-            result.close()
+            gen.close()
             raise
-        return (yield from result)
+        return (yield from gen)
 else:
     async def call(fn, *args, **kwargs):
         """Call a sync or async ``fn`` and return its result.

@@ -49,11 +49,18 @@ class NoPeer:
 
 
 class Writer:
-    """A writer that records what it is given; ``peer`` is its peer address."""
+    """A writer that records what it is given; ``peer`` is its peer address.
 
-    def __init__(self, peer=None):
+    ``out_buf`` is what MicroPython's stream keeps of a write that its socket
+    did not take at once (here: the bytes of the writes beyond ``takes``).
+    """
+
+    out_buf = b''
+
+    def __init__(self, peer=None, takes=None):
         self.written = []
         self.peer = peer
+        self.takes = takes
 
     def get_extra_info(self, name):
         if self.peer is None:
@@ -62,9 +69,13 @@ class Writer:
 
     def write(self, data):
         self.written.append(bytes(data))
+        if self.takes is not None:
+            self.out_buf += bytes(data[self.takes:])
+            self.takes = max(0, self.takes - len(data))
 
     async def drain(self):
-        pass
+        self.drained = self.out_buf
+        self.out_buf = b''
 
 
 def connect(data, piece=1024, writer=None):
@@ -140,6 +151,20 @@ def test_connection_write():
     asyncio.run(conn.write(b'HTTP/1.1 200 OK\r\n\r\n'))
     assert writer.written == [b'HTTP/1.1 200 OK\r\n\r\n']
     assert conn.sent and conn.deadline is None
+
+
+def test_send_says_whether_the_socket_took_everything():
+    """On MicroPython what the socket did not take waits for drain(); a response
+    sent whole needs no drain, and the exchange does not yield for it."""
+    from weblet import MICROPYTHON
+    writer = Writer(takes=10)
+    conn = connect(b'', writer=writer)
+    assert conn.send(b'0123456789') is MICROPYTHON  # CPython's stream keeps all: drain
+    assert conn.sent and writer.out_buf == b''
+    assert conn.send(b'abc') is False
+    assert writer.out_buf == b'abc'
+    asyncio.run(conn.drain())
+    assert writer.drained == b'abc' and writer.out_buf == b'' and conn.deadline is None
 
 
 def test_body_expect_continue_sends_100_once():
