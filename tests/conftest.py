@@ -36,6 +36,9 @@ INTERPRETERS = ('cpython', 'micropython')
 # margin for noise, on the MicroPython unix port (64-bit, .mpy files): the
 # base that the other small-heap tests add their plugin's cost to.
 HELLO_HEAP = '78K'
+# The same on the 32-bit build with weblet frozen in (the ``frozen`` fixture), where
+# DESIGN.md section 4 budgets 20K: this app passes at 21K and most runs at 20K.
+FROZEN_HELLO_HEAP = '22K'
 
 
 def venv_command(name):

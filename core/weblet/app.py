@@ -499,6 +499,8 @@ class App:
             :func:`~weblet.protocol.response_framing` decides. A ``str`` body
             is encoded to ``bytes`` here.
         :raises HTTPError: for a target that cannot be decoded (400).
+        :raises EOFError: when the client went away before its body was whole
+            (the body's reader raised it): there is no one to answer.
 
         Example::
 
@@ -555,6 +557,8 @@ class App:
                     error = HTTPError(405)
                     error.headers = {'Allow': detail}
                     raise error
+        except EOFError:  # the client went away before its body was whole: no one
+            raise  # to answer, and no fault of the app's to log (the server closes)
         except Exception as exc:
             failure = exc
         try:
@@ -592,10 +596,11 @@ class App:
             resp = Response((exc.message or str(exc)) + '\n', exc.status, exc.headers)
         elif isinstance(exc, MemoryError):
             resp = Response('out of memory\n', 503)
-            self.log('ERROR', 'out of memory in %s %s' % (req.method, req.path))
+            self.log('ERROR', 'out of memory in %s %r' % (req.method, req.path))
         else:
+            # The path as a repr: a decoded %0d%0a cannot start a log line of its own.
             trace = format_exception(exc)
-            self.log('ERROR', '%s %s failed:\n%s' % (req.method, req.path, trace))
+            self.log('ERROR', '%s %r failed:\n%s' % (req.method, req.path, trace))
             resp = Response(trace if self.debug else '500 Internal Server Error\n', 500)
         resp.headers['Content-Type'] = 'text/plain; charset=utf-8'
         return resp

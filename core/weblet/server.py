@@ -35,11 +35,29 @@ OUT_OF_MEMORY = (b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain;
                  b'\r\nContent-Length: 14\r\nConnection: close\r\n\r\nout of memory\n')
 
 
-def log_safely(app, level, text, args):
-    """``app.log(level, text % args)``, unless the heap has no room for it: the
-    paths that handle a MemoryError must not raise one themselves."""
+# Exceptions caught together are named by tuples made once, here, and the paths
+# that handle a MemoryError catch it on its own: `except (A, B):` builds its
+# tuple each time an exception is matched against it, and in a full heap that
+# raised a MemoryError of its own out of the handler meant to survive one (the
+# MemoryError injection test, tests/server/test_faults.py).
+PEER_GONE = (OSError, EOFError)
+CLOSING = (OSError, CancelledError, KeyError)  # a reset peer, or shutdown cancelling us
+
+
+def log_safely(app, level, text):
+    """``app.log(level, text)``, unless the heap has no room for it: the paths
+    that handle a MemoryError must not raise one themselves."""
     try:
-        app.log(level, text % args if args else text)
+        app.log(level, text)
+    except MemoryError:
+        pass
+
+
+def log_failure(app, conn, exc):
+    """Log that ``conn`` failed with ``exc`` (a streamed body or a take-over raised
+    it), unless the heap has no room for the line."""
+    try:
+        app.log('ERROR', 'connection from %s failed: %r' % (conn.client, exc))
     except MemoryError:
         pass
 
@@ -147,7 +165,10 @@ class Connection:
             self.wait(self.timeout)
             if self.allowance is not None and ticks_diff(self.deadline, self.allowance) > 0:
                 self.deadline = self.allowance
-        data = await self.receive()
+        try:
+            data = await self.receive()
+        except OSError:  # reset: the peer is gone, as when it closes (EOFError below)
+            data = b''
         if timed:
             self.deadline = None
             if self.allowance is not None:
@@ -272,11 +293,13 @@ class Server:
                 # socket whose handshake failed lets go of it without closing it.
                 stream = asyncio.StreamReader(client, {'peername': address, 'tcp': tcp})
                 asyncio.create_task(self.serve(stream, stream))
-            except (OSError, MemoryError) as e:
+            except MemoryError:
                 if client is not None:
                     client.close()
-                if isinstance(e, MemoryError):
-                    log_safely(self.app, 'WARN', 'out of memory: a connection was refused', ())
+                log_safely(self.app, 'WARN', 'out of memory: a connection was refused')
+            except OSError:
+                if client is not None:
+                    client.close()
 
     async def watch(self):
         """Cancel every connection whose deadline has passed: one timer for all."""
@@ -391,11 +414,11 @@ class Server:
             conn.buf = b''  # set in __init__: storing it here never allocates
             status = 503
             if conn.sent:  # too late for a 503: the connection just closes
-                log_safely(self.app, 'WARN', 'out of memory while answering', ())
-        except (OSError, EOFError):
+                log_safely(self.app, 'WARN', 'out of memory while answering')
+        except PEER_GONE:
             pass
         except Exception as e:  # a streamed body or a take-over failed: log it, close
-            log_safely(self.app, 'ERROR', 'connection from %s failed: %r', (conn.client, e))
+            log_failure(self.app, conn, e)
         # The connection ends here, whatever ended it: every exception but
         # KeyboardInterrupt and SystemExit (which end the process) is caught
         # above. Not a finally clause, which would make this frame, held by
@@ -426,10 +449,10 @@ class Server:
             await writer.wait_closed()
             if MICROPYTHON:
                 writer.get_extra_info('tcp').close()
-        except (OSError, CancelledError, KeyError):  # a reset peer, or shutdown cancelling us
-            pass
         except MemoryError:  # no room for wait_closed's frame
             close_now(writer)
+        except CLOSING:
+            pass
 
     async def _send_error(self, conn, status, message=None):
         """Answer a request that could not be read, just before the connection closes."""
@@ -452,7 +475,9 @@ class Server:
             for _ in range(256):
                 if not await conn.receive():
                     break
-        except (OSError, CancelledError, MemoryError):  # closing follows either way
+        except MemoryError:  # closing follows either way
+            pass
+        except CLOSING:
             pass
         conn.deadline = None
 

@@ -222,6 +222,11 @@ def fail(req):
     raise RuntimeError('handler exploded')
 
 
+@app.get('/fail/<path:rest>')
+def fail_at(req, rest):
+    raise RuntimeError('handler exploded')
+
+
 @app.get('/memory')
 def memory(req):
     return bytearray(1 << 40)

@@ -3,11 +3,14 @@ real sockets on both interpreters.
 
 Chunked framing that could swallow the next request, control characters and a
 bad Host or a fragment in a request head, header injection through a response
-header's name, and a chunked body of many tiny chunks in a small heap.
+header's name, a chunked body of many tiny chunks in a small heap, a client that
+leaves mid-body, and log lines forged through a request's path.
 """
 import http.client
 import json
 import socket
+import struct
+import time
 
 import pytest
 
@@ -100,3 +103,37 @@ def test_five_thousand_one_byte_chunks_in_a_small_heap(run_app, interp):
     conn.request('GET', '/')
     assert conn.getresponse().status == 200
     conn.close()
+
+
+def events_of(srv):
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=10)
+    conn.request('GET', '/events')
+    events = json.loads(conn.getresponse().read())['events']
+    conn.close()
+    return events
+
+
+@pytest.mark.parametrize('how', ['close', 'reset'])
+def test_a_client_that_leaves_mid_body_is_not_a_server_fault(srv, how):
+    """The handler's ``await req.body()`` meets a client gone (closed or reset):
+    no 500 is logged, no traceback, and the server goes on serving."""
+    errors = [e for e in events_of(srv) if e.startswith('ERROR')]
+    sock = socket.create_connection((srv.host, srv.port), timeout=10)
+    sock.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n'
+                 + b'x' * 10)
+    time.sleep(0.2)  # the handler is waiting for the rest
+    if how == 'reset':
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    sock.close()
+    time.sleep(0.5)  # a 500 would have been logged by now
+    assert [e for e in events_of(srv) if e.startswith('ERROR')] == errors
+    assert 'echo' not in srv.output() and 'EOFError' not in srv.output(), srv.output()
+
+
+def test_a_path_cannot_forge_a_log_line(srv):
+    """CR LF decoded from a request's path stay inside its log line, escaped."""
+    answer = raw_exchange(srv, b'GET /fail/x%0d%0aERROR:forged HTTP/1.1\r\nHost: x\r\n'
+                               b'Connection: close\r\n\r\n')
+    assert status_of(answer) == 500
+    assert "ERROR:GET '/fail/x\\r\\nERROR:forged' failed:" in events_of(srv)
+    assert '\nERROR:forged' not in srv.output(), srv.output()

@@ -307,7 +307,7 @@ def test_log_callable_receives_startup_and_errors(srv):
     events = json.loads(get(srv, '/events')[2])['events']
     assert events[:2] == ['startup', 'sub-startup']
     assert any(e.startswith('INFO:listening on 127.0.0.1:') for e in events)
-    assert 'ERROR:GET /fail failed:' in events
+    assert "ERROR:GET '/fail' failed:" in events
 
 
 def test_debug_puts_traceback_in_500(run_app, interp):

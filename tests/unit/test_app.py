@@ -459,7 +459,35 @@ def test_500_without_debug():
     assert keep  # an error answer does not close the connection
     assert len(app.logged) == 1
     level, message = app.logged[0]
-    assert level == 'ERROR' and 'GET /fail' in message and 'boom' in message
+    assert level == 'ERROR' and "GET '/fail'" in message and 'boom' in message
+
+
+def test_a_path_is_logged_escaped():
+    """A decoded CR LF stays inside the log line: the path is logged as a repr."""
+    app = demo_app()
+
+    @app.get('/fail/<path:rest>')
+    def fail_at(req, rest):
+        raise ValueError('boom')
+    resp, _, _ = handle(app, target='/fail/a%0d%0aforged')
+    assert resp.status == 500
+    first_line = app.logged[0][1].split('\n')[0]
+    assert first_line == "GET '/fail/a\\r\\nforged' failed:"
+
+
+def test_a_body_cut_short_is_eof_not_500():
+    """The client went away mid-body: handle raises EOFError (no one to answer), logs
+    nothing, and no error handler sees it."""
+    app = demo_app()
+    seen = []
+
+    @app.errorhandler(Exception)
+    def any_error(req, exc):
+        seen.append(exc)
+        return 'handled', 500
+    with pytest.raises(EOFError):
+        handle(app, 'POST', '/echo', body=body_of(b'abc', 10))
+    assert app.logged == [] and seen == []
 
 
 def test_500_with_debug_shows_the_traceback():

@@ -18,8 +18,9 @@ from conftest import micropython_command
 pytestmark = [pytest.mark.micropython, pytest.mark.releases]
 UNIT = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(UNIT, 'micropython')
-# Modules that need CPython: hypothesis, ast and inspect, subprocesses.
-CPYTHON_ONLY = ('test_on_micropython', 'test_properties', 'test_structure')
+# Modules that need CPython: hypothesis, h11, ast and inspect, subprocesses.
+CPYTHON_ONLY = ('test_on_micropython', 'test_properties', 'test_structure',
+                'test_h11_differential')
 PORTABLE = sorted(name for name in (os.path.basename(path)[:-3]
                                     for path in glob.glob(os.path.join(UNIT, 'test_*.py')))
                   if name not in CPYTHON_ONLY)

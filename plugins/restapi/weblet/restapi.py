@@ -226,12 +226,14 @@ class RestAPI:
             return _respond(await call(fn, req, **params))
         except HTTPError as exc:
             return _error(exc.status, exc.message or str(exc)[4:], exc.headers)  # '404 Not Found'
+        except EOFError:  # the client went away mid-body: the core closes, logging nothing
+            raise
         except MemoryError:  # as in the core: one request too big for the heap is a 503
-            req.app.log('ERROR', 'out of memory in %s %s' % (method, req.path))
+            req.app.log('ERROR', 'out of memory in %s %r' % (method, req.path))
             return _error(503, 'out of memory')
         except Exception as exc:  # the API answers in JSON, whatever went wrong
             trace = format_exception(exc)
-            req.app.log('ERROR', '%s %s failed:\n%s' % (method, req.path, trace))
+            req.app.log('ERROR', '%s %r failed:\n%s' % (method, req.path, trace))
             return _error(500, trace if req.app.debug else 'Internal Server Error')
 
     @staticmethod

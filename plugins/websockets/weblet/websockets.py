@@ -320,7 +320,7 @@ class WebSocket:
                     pass
             raise
         except Exception as exc:  # the handler failed: log it, tell the peer
-            req.app.log('ERROR', 'WebSocket %s: %r' % (req.path, exc))
+            req.app.log('ERROR', 'WebSocket %r: %r' % (req.path, exc))
             await self.close(1011)
         finally:
             self._abort()
