@@ -9,7 +9,7 @@ Starting and stopping a server live in :mod:`weblet.lifecycle`.
 """
 import json
 
-from .platform import asyncio, call, format_exception
+from .platform import MICROPYTHON, asyncio, call, format_exception
 from .protocol import HTTPError, Headers, has_control_chars, response_framing, wants_keep_alive
 from .escaping import unquote
 from .routing import FOUND, MOUNTED, NOT_FOUND, NOT_ALLOWED, Router, add_converter
@@ -40,6 +40,17 @@ try:
     _JSON_CLOSES_AT_END = True
 except ValueError:
     _JSON_CLOSES_AT_END = False
+
+if MICROPYTHON:
+    _json_loads = json.loads
+else:
+    def _not_json(constant):
+        raise ValueError(constant)
+
+    def _json_loads(text):
+        # NaN, Infinity and -Infinity are not JSON (RFC 8259 section 6): CPython's
+        # json takes them unless told not to, MicroPython's refuses them.
+        return json.loads(text, parse_constant=_not_json)
 
 
 class Request:
@@ -143,10 +154,12 @@ class Request:
 
     async def json(self):
         """The body parsed as JSON (``HTTPError(400)`` if it is not valid JSON,
-        or stops before its end)."""
+        or stops before its end; ``NaN`` and ``Infinity`` are not JSON). A
+        number beyond a float's range, such as ``1e999``, is an infinite
+        float, as Python's ``json`` makes it: check it if infinity matters."""
         text = await self.text()
         try:
-            value = json.loads(text)
+            value = _json_loads(text)
             if _JSON_CLOSES_AT_END:
                 from .forms import unfinished_json
                 if unfinished_json(await self.body()):

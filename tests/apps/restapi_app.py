@@ -62,6 +62,11 @@ def echo(req, data):
     return {'data': data, 'method': req.method}
 
 
+@api.resource('/is-finite', methods=['POST'])
+def is_finite(req, data):
+    return {'finite': data['n'] - data['n'] == 0}  # inf - inf is nan
+
+
 @api.resource('/scaled/<int:n>', methods=['GET'], factor=3)
 async def scaled(req, n, factor):
     return {'n': n * factor}

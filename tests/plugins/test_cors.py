@@ -74,6 +74,23 @@ def test_simple_request_from_another_origin_gets_no_cors_headers(servers, interp
         assert headers['vary'] == 'Accept-Encoding, Origin'
 
 
+# Origins an attacker can send that look like the allowed one: each is compared
+# whole, as a string, never as a pattern, a prefix, a suffix or a list.
+LOOKALIKES = ['https://ui.example.evil.example', 'https://evilui.example', 'https://ui.exampl',
+              'https://ui.example/', 'https://ui.example.', 'http://ui.example', 'ui.example',
+              'https://ui.example, https://evil.example',
+              'https://ui.example%00.evil.example', 'https://ui.example:443', 'https://*.example',
+              'https://ui\\.example', '*']
+
+
+@pytest.mark.parametrize('origin', LOOKALIKES)
+def test_an_origin_that_only_looks_allowed_is_not_reflected(servers, interp, origin):
+    app = servers(interp, 'list')
+    status, headers, body = fetch(app, 'GET', '/hello', {'Origin': origin})
+    assert (status, body) == (200, b'hello') and cors_headers(headers) == {}
+    assert cors_headers(preflight(app, '/hello', origin, 'PUT')[1]) == {}
+
+
 def test_no_origin_no_cors_headers_but_vary(servers, interp):
     status, headers, _ = fetch(servers(interp, 'list'), 'GET', '/plugin')
     assert status == 200 and cors_headers(headers) == {} and headers['vary'] == 'Origin'

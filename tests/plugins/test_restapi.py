@@ -279,3 +279,33 @@ def test_a_client_that_leaves_mid_body_is_not_a_500(srv):
     time.sleep(0.5)  # a 500 would have been logged by now
     assert fetch_json(srv, 'GET', '/log')[2] == before
     assert fetch_json(srv, 'GET', '/api/customers')[0] == 200
+
+
+@pytest.mark.parametrize('name, body, expected', [
+    # 500 levels of nesting (the app's max_body is 1 KB): parsed and answered
+    # whole, no recursion limit met on either interpreter.
+    ('deep list', b'[' * 500 + b']' * 500, 'echo'),
+    ('deep object', b'{"a":' * 150 + b'1' + b'}' * 150, 'echo'),
+    ('900-digit int', b'{"n": ' + b'9' * 900 + b'}', 'echo'),
+    ('duplicate key', b'{"a": 1, "a": 2}', {'a': 2}),  # the last wins, as in Python
+    ('NaN', b'{"n": NaN}', 400),  # not JSON (RFC 8259): CPython's json took it
+    ('Infinity', b'[Infinity]', 400),
+    ('-Infinity', b'[-Infinity]', 400),
+    ('BOM', b'\xef\xbb\xbf{}', 400),
+])
+def test_hostile_json(srv, name, body, expected):
+    status, _, answer = fetch_json(srv, 'POST', '/api/echo', body,
+                                   {'Content-Type': 'application/json'})
+    if expected == 400:
+        assert (status, answer) == (400, {'error': 'invalid JSON', 'status': 400})
+    else:
+        assert status == 200
+        assert answer['data'] == (json.loads(body) if expected == 'echo' else expected)
+
+
+def test_a_number_beyond_float_range_is_infinite(srv):
+    """1e999 is valid JSON whose value a float cannot hold: Python's json (both
+    interpreters) makes it infinite, and the handler sees that."""
+    status, _, answer = fetch_json(srv, 'POST', '/api/is-finite', b'{"n": 1e999}',
+                                   {'Content-Type': 'application/json'})
+    assert (status, answer) == (200, {'finite': False})
