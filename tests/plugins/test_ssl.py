@@ -411,6 +411,34 @@ def test_client_that_stops_mid_handshake(dual, certs):
     still_serving(dual, certs['ec'] + '.crt')
 
 
+def handshake_garbage():
+    """Bytes a broken or hostile client might send instead of a handshake."""
+    import random
+    rng = random.Random(19)
+    hello = bytearray(client_hello())
+    flipped = bytearray(hello)
+    for _ in range(12):
+        flipped[rng.randrange(5, len(flipped))] ^= 1 << rng.randrange(8)
+    return [
+        bytes(rng.getrandbits(8) for _ in range(600)),               # noise
+        b'\x16\x03\x01\xff\xff' + bytes(200),                         # a record claiming 64 KB
+        b'\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00',                  # a truncated ClientHello
+        bytes(flipped),                                              # a ClientHello bit-flipped
+        bytes(hello) * 2,                                            # two hellos at once
+        b'\x80\x2e\x01\x00\x02\x00\x15' + bytes(40),                  # an SSLv2-style hello
+        bytes(1000),                                                 # zeros
+    ]
+
+
+def test_handshake_garbage_is_refused_and_the_server_serves_on(dual, certs):
+    for data in handshake_garbage():
+        with socket.create_connection((dual.host, dual.port), timeout=10) as sock:
+            sock.sendall(data)
+            recv_until_close(sock, TIMEOUT + 4)  # an alert or nothing, then the close
+    still_serving(dual, certs['ec'] + '.crt')
+    assert dual.alive(), dual.output()
+
+
 def test_handshake_that_never_finishes_is_bounded_by_the_request_timeout(dual, certs):
     hello = client_hello()
     with socket.create_connection((dual.host, dual.port), timeout=10) as stalled, \
