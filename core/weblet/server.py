@@ -237,9 +237,14 @@ class Connection:
     async def send_continue(self):
         """Tell a client that sent ``Expect: 100-continue`` to send its body.
 
-        An interim response: the request's answer is still to come.
+        An interim response: the request's answer is still to come. A client
+        gone meanwhile (the write fails) is ``EOFError``, as a read of its body
+        would find: no fault of the handler that asked for the body.
         """
-        await self.write(b'HTTP/1.1 100 Continue\r\n\r\n')
+        try:
+            await self.write(b'HTTP/1.1 100 Continue\r\n\r\n')
+        except OSError:
+            raise EOFError()
         self.sent = False
 
 
@@ -413,6 +418,7 @@ class Server:
         except MemoryError:
             conn.buf = b''  # set in __init__: storing it here never allocates
             status = 503
+            message = 'out of memory'  # a constant: storing it allocates nothing
             if conn.sent:  # too late for a 503: the connection just closes
                 log_safely(self.app, 'WARN', 'out of memory while answering')
         except PEER_GONE:

@@ -1,10 +1,15 @@
-"""Hello world, for the memory tests. argv: PORT [max_connections]"""
+"""Hello world, for the memory tests and the fuzzer (tests/server/test_fuzz.py).
+
+argv: PORT [max_connections] [request_timeout] [keepalive_timeout] (whole seconds;
+the defaults are App's: 8, 5, 15).
+"""
 import gc
 
 from weblet import App
 from testkit import serve, arg
 
-app = App(max_connections=int(arg(1, 8)))
+app = App(max_connections=int(arg(1, 8)), request_timeout=int(arg(2, 5)),
+          keepalive_timeout=int(arg(3, 15)))
 
 
 @app.route('/')

@@ -137,3 +137,18 @@ def test_a_path_cannot_forge_a_log_line(srv):
     assert status_of(answer) == 500
     assert "ERROR:GET '/fail/x\\r\\nERROR:forged' failed:" in events_of(srv)
     assert '\nERROR:forged' not in srv.output(), srv.output()
+
+
+def test_a_client_gone_before_100_continue_is_not_a_server_fault(srv):
+    """The client asks for ``100 Continue`` and resets at once: writing the interim
+    answer fails, which is a client gone (EOFError), not a 500 (the fuzzer found
+    this on CPython, where the write meets the reset in most tries)."""
+    errors = [e for e in events_of(srv) if e.startswith('ERROR')]
+    for _ in range(10):
+        sock = socket.create_connection((srv.host, srv.port), timeout=10)
+        sock.sendall(b'POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n'
+                     b'Content-Length: 10\r\n\r\n')
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        sock.close()
+    time.sleep(0.5)
+    assert [e for e in events_of(srv) if e.startswith('ERROR')] == errors, srv.output()
