@@ -126,7 +126,11 @@ def find_head(buf, pos, max_line, max_header_bytes):
     if (line_end - pos > max_line + 1 if line_end >= 0
             else len(buf) - pos - (buf[-1:] == b'\r') > max_line):
         raise HTTPError(414)
-    if line_end > pos and buf[line_end - 1] != 13 or buf.find(b'\n\n', pos) >= 0:
+    # LF LF is looked for in this head only: past its end lie a body or the
+    # next request, whose bytes are not its own (a POST whose body held LF LF
+    # was refused when the body came with its head).
+    if line_end > pos and buf[line_end - 1] != 13 or buf.find(
+            b'\n\n', pos, end if end >= 0 else len(buf)) >= 0:
         raise HTTPError(400, 'bad line ending')
     # The header lines lie between the request line's LF and the blank line;
     # of an unfinished head, at most one byte (a CR) is not a header line's.
@@ -203,8 +207,11 @@ def parse_head(data, max_headers=32):
             headers[name] = old + ('; ' if name == 'cookie' else ', ') + value
     length = headers.get('content-length')
     if 'transfer-encoding' in headers:
+        # The coding lower-cased as bytes (ASCII): CPython's str.lower() made
+        # 'chunKed' with a Kelvin sign (U+212A) chunked, which h11 and
+        # MicroPython refuse, so a proxy could frame it another way.
         if (length is not None or version == '1.0'
-                or headers['transfer-encoding'].lower() != 'chunked'):
+                or headers['transfer-encoding'].encode().lower() != b'chunked'):
             raise HTTPError(400, 'bad transfer-encoding')
         length = -1
     elif length is not None:
@@ -254,7 +261,7 @@ def wants_keep_alive(version, headers):
     """Whether a request asks to keep its connection open (RFC 9112 section 9.3).
 
     HTTP/1.1 does unless ``Connection`` has the token ``close``; HTTP/1.0 only
-    with the token ``keep-alive``.
+    with the token ``keep-alive`` and not ``close``.
 
     :param headers: a lower-case dict, as :func:`parse_head` returns, or
         :class:`Headers`.
@@ -262,8 +269,13 @@ def wants_keep_alive(version, headers):
     tokens = headers.get('connection')
     if tokens is None:
         return version == '1.1'
-    tokens = [token.strip() for token in tokens.lower().split(',')]
-    return 'close' not in tokens if version == '1.1' else 'keep-alive' in tokens
+    # Lower-cased and stripped as bytes, so as ASCII on both interpreters:
+    # CPython's str.lower() makes a Kelvin sign (U+212A) a 'k', and an HTTP/1.0
+    # 'Keep-alive' spelt with one kept its connection there, not on MicroPython.
+    tokens = [token.strip() for token in tokens.encode().lower().split(b',')]
+    if b'close' in tokens:  # close wins on HTTP/1.0 too ('keep-alive, close' was kept)
+        return False
+    return version == '1.1' or b'keep-alive' in tokens
 
 
 class Headers:
@@ -426,7 +438,10 @@ def parse_chunk_size(line):
     """The size from a chunk-size line (with its CRLF); chunk extensions are ignored."""
     if line[-2:] != b'\r\n' or b'\r' in line[:-2] or b'\n' in line[:-2]:
         raise HTTPError(400, 'bad chunk size')
-    line = line[:-2].split(b';')[0].strip(b' \t')
+    # Whitespace may follow the digits (BWS before an extension, RFC 9112
+    # section 7.1.1) but not come first: chunk-size is 1*HEXDIG, and ' 5' was
+    # read as 5 where h11 refuses it, a framing another parser may not share.
+    line = line[:-2].split(b';')[0].rstrip(b' \t')
     if not line or len(line) > 8:
         raise HTTPError(400, 'bad chunk size')
     for c in line:

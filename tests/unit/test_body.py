@@ -181,6 +181,7 @@ def run_until_error(raw, length=-1, one_byte=False, max_trailers=4096):
     b'5;' + b'e' * 80 + b'\r\nhello\r\n0\r\n\r\n',  # size line too long
     b'1' * 80 + b'\r\n',                # size line too long, no extension
     b'100000000\r\n',                   # size too large
+    b' 0\r\n\r\n',                      # whitespace before the size
 ])
 @pytest.mark.parametrize('one_byte', [False, True])
 def test_body_chunked_malformed_is_400(raw, one_byte):

@@ -177,6 +177,19 @@ def test_find_head_refuses_one_byte_more_however_it_arrives():
     assert 431 not in answers[:16 + MAX_HEADER_BYTES]  # not before the byte past the limit
 
 
+@pytest.mark.parametrize('buf, end', [
+    # LF LF in a body that came in the same read as its head (a POST got 400)
+    (b'POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\na\n\nb', 34),
+    (b'POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n\n\nGET', 34),
+    # LF LF in the request pipelined after it: that head, not this one, is refused
+    (PIPELINED + b'GET / HTTP/1.1\r\nHost: x\n\n', 15),
+])
+def test_find_head_looks_for_lf_lf_in_its_own_head_only(buf, end):
+    assert find_head(buf, 0, MAX_LINE, MAX_HEADER_BYTES) == (0, end)
+    if buf.startswith(PIPELINED):
+        assert status_of(find_head, buf, end + 4, MAX_LINE, MAX_HEADER_BYTES) == 400
+
+
 def test_find_head_then_parse_head_refuse_a_bare_lf_in_a_header_line():
     buf = b'GET / HTTP/1.1\r\nHost: x\nX-A: 1\r\n\r\n'
     with pytest.raises(HTTPError) as info:
@@ -397,6 +410,7 @@ def test_body_framing_ok(lines, version, expected):
     ((b'Transfer-Encoding: chunked', b'Transfer-Encoding: chunked'), b'1.1'),
     ((b'Transfer-Encoding: chunked;q=1',), b'1.1'),
     ((b'Transfer-Encoding: chun ked',), b'1.1'),
+    ((b'Transfer-Encoding: chun\xe2\x84\xaaed',), b'1.1'),  # a Kelvin sign (CPython lowers it to k)
     ((b'Transfer-Encoding:',), b'1.1'),
     ((b'Content-Length:',), b'1.1'),
     ((b'Content-Length: abc',), b'1.1'),
@@ -467,6 +481,10 @@ def test_check_request_errors(version, headers, status):
     ('1.0', 'keep-alive-ish', False),
     ('1.0', 'close', False),
     ('1.0', '', False),
+    ('1.0', 'keep-alive, close', False),  # close wins (RFC 9112 section 9.3)
+    ('1.0', 'Close, Keep-Alive', False),
+    ('1.0', '\u212aeep-alive', False),    # a Kelvin sign, which CPython lowers to k
+    ('1.1', 'keep-alive, close', False),
 ])
 def test_wants_keep_alive(version, connection, expected):
     headers = {} if connection is None else {'connection': connection}
@@ -611,6 +629,7 @@ def test_format_head_empty_and_utf8():
     (b'5;a;b="c;d"\r\n', 5),
     (b'5 ;ext\r\n', 5),
     (b'5\t;ext\r\n', 5),
+    (b'5 \r\n', 5),
     (b'5;\xff\r\n', 5),
 ])
 def test_chunk_size_ok(line, expected):
@@ -623,6 +642,7 @@ def test_chunk_size_ok(line, expected):
     b'g\r\n', b'0x5\r\n', b'-5\r\n', b'+5\r\n', b'5 5\r\n', b'5_0\r\n',
     b'\xef\xbc\x95\r\n',            # a fullwidth digit
     b'100000000\r\n',               # more than 8 hex digits
+    b' 5\r\n', b'\t5\r\n', b' 5;ext\r\n',  # whitespace before the size (RFC 9112 section 7.1)
 ])
 def test_chunk_size_malformed_is_400(line):
     assert status_of(parse_chunk_size, line) == 400
