@@ -190,6 +190,7 @@ SPACE_BEFORE_EXTENSION = re.compile(rb'[0-9A-Fa-f]+([ \t]+);')
 # and FF itself, as weblet does): weblet refuses all of them.
 CONTROLS = re.compile(rb'[\x01-\x08\x0e-\x1f\x7f]')
 NOT_IN_HOST = re.compile(rb'[ \t/?#@]')
+FIELD_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")  # a field line's name and colon
 
 
 def line_end(data, pos):
@@ -370,6 +371,16 @@ def starts_unfinished_with_space_or_control(seen):
     return not seen.complete and first != b'' and first < b'!'
 
 
+def refuses_a_trailer_line_before_the_trailers_end(seen):
+    """A whole trailer line that is not a field, in trailers that have not ended."""
+    start, stop = seen.trailer_section
+    lines = seen.trailer_lines
+    unfinished = stop <= (lines[-1][1] if lines else start)
+    return unfinished and any(seen.data[end - 1:end] == b'\n'
+                              and not FIELD_LINE.match(seen.data, begin, end)
+                              for begin, end in lines)
+
+
 def is_http_1_0(seen):
     return seen.version == (1, 0)
 
@@ -491,6 +502,14 @@ DIFFERENCES = [
         lambda seen: (is_http_1_0(seen) and b'keep-alive' in seen.tokens(b'connection')
                       and b'close' not in seen.tokens(b'connection')),
         keeps_where_h11_closes),
+    Difference(
+        'a bad trailer line before the trailers end',
+        'weblet checks each trailer line as it comes and refuses one that is not a field '
+        '(400) at once; h11 reads the whole trailer section first, and refuses it once the '
+        'blank line that ends it has come.',
+        refuses_a_trailer_line_before_the_trailers_end,
+        lambda ours, theirs: ours.kind == 'refused' and ours.status == 400
+        and theirs.kind == 'waiting'),
     Difference(
         'an unfinished head that starts with a space or a control',
         'h11 refuses such bytes at once, before the head ends (a cheap early check); '
@@ -759,6 +778,7 @@ SHOWN_BY = {
     'Content-Length or Transfer-Encoding in trailers':
         chunked(b'2\r\nab\r\n0\r\nContent-Length: x\r\n\r\n'),
     'HTTP/1.0 keep-alive': b'GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
+    'a bad trailer line before the trailers end': chunked(b'0\r\nBad Name: 1\r\n'),
     'an unfinished head that starts with a space or a control': b' GET / HTTP/1.1\r\n',
 }
 
