@@ -195,7 +195,13 @@ class Connection:
 
     async def read(self, size):
         """Up to ``size`` bytes, at least one; buffered bytes come first."""
-        if self.pos >= len(self.buf):
+        if len(self.buf) <= self.pos:
+            # All read: let the old bytes go before waiting. A WebSocket waits here
+            # while idle, and kept its upgrade request's head (224 B on the 32-bit
+            # port). Written this way round, no stale slot of this frame's stack
+            # still points at them (MicroPython's collector scans every slot).
+            self.buf = b''
+            self.pos = 0
             await self._fill()
         data = self.buf[self.pos:self.pos + size]
         self.pos += len(data)
