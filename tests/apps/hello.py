@@ -22,6 +22,17 @@ def led(req, pin):
     return {'pin': pin}
 
 
+@app.post('/count-stream')
+async def count_stream(req):
+    """The body's size, read in pieces: it is never one object."""
+    size = 0
+    while True:
+        piece = await req.stream.read(256)
+        if not piece:
+            return {'bytes': size}
+        size += len(piece)
+
+
 @app.post('/count')
 async def count(req):
     return {'bytes': len(await req.body())}
