@@ -88,15 +88,8 @@ def test_five_thousand_one_byte_chunks_in_a_small_heap(run_app, interp):
     app = run_app(interp, 'hello', heapsize=BODY_HEAP if micropython else None,
                   mpy=micropython)
     body = b''.join(b'1\r\n%c\r\n' % (97 + i % 26) for i in range(5000)) + b'0\r\n\r\n'
-    with socket.create_connection((app.host, app.port), timeout=20) as sock:
-        sock.sendall(b'POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n'
-                     b'Connection: close\r\n\r\n' + body)
-        answer = b''
-        while True:
-            data = sock.recv(4096)
-            if not data:
-                break
-            answer += data
+    answer = raw_exchange(app, b'POST /count HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: '
+                               b'chunked\r\nConnection: close\r\n\r\n' + body, timeout=20)
     assert status_of(answer) == 200, app.output()
     assert json.loads(answer.partition(b'\r\n\r\n')[2]) == {'bytes': 5000}
     conn = http.client.HTTPConnection(app.host, app.port, timeout=10)
@@ -124,15 +117,9 @@ def test_five_thousand_one_byte_chunks_cost_no_more_than_one_chunk_on_the_32bit_
         size = 5000 // chunks
         body = b''.join(b'%x\r\n%s\r\n' % (size, bytes([97 + i % 26]) * size)
                         for i in range(chunks)) + b'0\r\n\r\n'
-        with socket.create_connection((app.host, app.port), timeout=20) as sock:
-            sock.sendall(b'POST /count-stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: '
-                         b'chunked\r\nConnection: close\r\n\r\n' + body)
-            answer = b''
-            while True:
-                data = sock.recv(4096)
-                if not data:
-                    break
-                answer += data
+        answer = raw_exchange(app, b'POST /count-stream HTTP/1.1\r\nHost: x\r\nTransfer-'
+                                   b'Encoding: chunked\r\nConnection: close\r\n\r\n' + body,
+                              timeout=20)
         assert status_of(answer) == 200, app.output()
         assert json.loads(answer.partition(b'\r\n\r\n')[2]) == {'bytes': 5000}
         assert app.alive(), app.output()

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import FROZEN_HELLO_HEAP, HELLO_HEAP, start_app
+from conftest import FROZEN_HELLO_HEAP, HELLO_HEAP, raw_exchange, start_app
 
 REQUESTS = 100000
 CLIENTS = 4
@@ -35,14 +35,7 @@ REQUEST = b'GET / HTTP/1.1\r\nHost: device\r\n\r\n'
 
 def answer_to(app):
     """The exact bytes the app answers REQUEST with (every answer must be these)."""
-    with socket.create_connection((app.host, app.port), timeout=10) as sock:
-        sock.sendall(REQUEST.replace(b'\r\n\r\n', b'\r\nConnection: close\r\n\r\n'))
-        data = b''
-        while True:
-            part = sock.recv(4096)
-            if not part:
-                break
-            data += part
+    data = raw_exchange(app, REQUEST.replace(b'\r\n\r\n', b'\r\nConnection: close\r\n\r\n'))
     return data.replace(b'Connection: close\r\n', b'')
 
 

@@ -35,6 +35,7 @@ h11 = pytest.importorskip('h11')
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 
 from weblet.body import Body, read_limited  # noqa: E402
+from weblet.server import Connection  # noqa: E402
 from weblet.protocol import (  # noqa: E402
     HTTPError, check_request, find_head, parse_head, wants_keep_alive)
 
@@ -70,52 +71,29 @@ def run(coro):
     raise AssertionError('the coroutine waited')
 
 
-class Wire:
-    """The bytes a client sent, arriving ``piece`` bytes at a time, read as the
-    server reads its connection (weblet.server.Connection): find_head looks at
-    ``buf`` from ``pos``, and a Body reads on from there with ``read`` and
-    ``readline``. A copy of the connection's buffering, without a socket or
-    deadlines; ``EOFError`` once the bytes run out."""
+class Pieces:
+    """The bytes a client sent as the stream under a weblet.server.Connection:
+    ``piece`` bytes at a time (at most what is asked), ``b''`` once they run out."""
 
     def __init__(self, data, piece):
         self.data = data
         self.piece = piece
         self.came = 0  # bytes of data that have arrived
-        self.buf = b''
-        self.pos = 0
-
-    def fill(self):
-        if self.came >= len(self.data):
-            raise EOFError()
-        data = self.data[self.came:self.came + self.piece]
-        self.came += len(data)
-        self.buf = self.buf[self.pos:] + data if self.pos < len(self.buf) else data
-        self.pos = 0
-
-    async def readline(self, limit, status=400):
-        while True:
-            found = self.buf.find(b'\n', self.pos)
-            if found >= 0:
-                found += 1
-                if found - self.pos > limit:
-                    raise HTTPError(status)
-                data = self.buf[self.pos:found]
-                self.pos = found
-                return data
-            if len(self.buf) - self.pos > limit:
-                raise HTTPError(status)
-            self.fill()
 
     async def read(self, size):
-        if self.pos >= len(self.buf):
-            self.fill()
-        data = self.buf[self.pos:self.pos + size]
-        self.pos += len(data)
+        data = self.data[self.came:self.came + min(size, self.piece)]
+        self.came += len(data)
         return data
 
-    def rest(self):
-        """The bytes not read yet: where the next request starts."""
-        return self.buf[self.pos:] + self.data[self.came:]
+
+def connection(data, piece):
+    """A server connection (no socket, no writer) reading ``data`` in pieces."""
+    return Connection(Pieces(data, piece), None, 5)
+
+
+def rest(wire):
+    """The bytes ``wire`` (a connection) has not read yet: where the next request starts."""
+    return wire.buf[wire.pos:] + wire.stream.data[wire.stream.came:]
 
 
 def weblet_reads(wire):
@@ -125,7 +103,7 @@ def weblet_reads(wire):
             wire.pos, end = find_head(wire.buf, wire.pos, MAX_LINE, MAX_HEADER_BYTES)
             if end >= 0:
                 break
-            wire.fill()
+            run(wire._fill())
         method, target, version, headers, length = parse_head(
             wire.buf[wire.pos:end + 2], MAX_HEADERS)
         wire.pos = end + 4
@@ -136,7 +114,7 @@ def weblet_reads(wire):
         # The server keeps the connection when the request wants it and its body
         # was read to the end (App.handle, Body.reusable): here it always is.
         return Outcome('accepted', None, method, target, body, expect,
-                       wants_keep_alive(version, headers), wire.rest())
+                       wants_keep_alive(version, headers), rest(wire))
     except HTTPError as e:
         return refused(e.status)
     except EOFError:
@@ -531,7 +509,7 @@ def compare(data, piece, differences=DIFFERENCES, most=4):
     """Read ``data`` with both, request by request while both go on; the rows of
     ``differences`` that excused something, or ``AssertionError`` for a
     difference that none excuses."""
-    wire = Wire(data, piece)
+    wire = connection(data, piece)
     rest = data
     used = []
     for _ in range(most):
