@@ -568,10 +568,12 @@ def heap(extra_kb):
 # those runs get more. The smallest heap that passes jumps by up to 8 KB when the
 # core's code changes size, as the heap's layout shifts (the single precompiled
 # render passed at 80K, then needed 88K after a change of a few bytes): each case
-# keeps a margin of 6 KB or more over its latest bisection.
+# keeps a margin of 6 KB or more over its latest bisection. (A compiled render failed
+# once at + 28K on MicroPython 1.22.2 on 2026-12-07, passing in three runs after:
+# it runs at + 32K, as three do.)
 @pytest.mark.micropython
 @pytest.mark.parametrize('source, clients, extra_kb', [
-    ('precompiled', 1, 16), ('compiled', 1, 28), ('precompiled', 3, 24), ('compiled', 3, 32)])
+    ('precompiled', 1, 16), ('compiled', 1, 32), ('precompiled', 3, 24), ('compiled', 3, 32)])
 def test_a_1000_row_table_streams_in_a_small_heap(staged, site, precompiled, source, clients,
                                                   extra_kb):
     folder = site['templates'] if source == 'compiled' else precompiled['mpy']
