@@ -255,6 +255,16 @@ def start_app(staged, interp, name, *args, heapsize=None, mpy=False, firmware=No
     return app
 
 
+def start_hello(request, staged, build):
+    """The hello app on MicroPython in its memory tests' heap: ``build`` ``'mpy'`` is
+    the PyPI port with ``.mpy`` files (HELLO_HEAP), ``'frozen'`` the 32-bit build with
+    weblet frozen in (FROZEN_HELLO_HEAP; the ``frozen`` fixture, which skips without it)."""
+    if build == 'frozen':
+        return start_app(staged, 'micropython', 'hello', heapsize=FROZEN_HELLO_HEAP,
+                         firmware=request.getfixturevalue('frozen'))
+    return start_app(staged, 'micropython', 'hello', heapsize=HELLO_HEAP, mpy=True)
+
+
 def run_apps_script(staged, interp, name, *args, mpy=False, **kwargs):
     """Run ``tests/apps/<name>.py`` (not a server) under ``interp`` with the staged lib
     (its ``.mpy`` build on MicroPython if ``mpy``); the CompletedProcess, text, with its

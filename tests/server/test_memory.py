@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from conftest import (FROZEN_HELLO_HEAP, HELLO_HEAP, get_json, heap_allowance, import_cost,
-                      parallel_clients, start_app)
+from conftest import (get_json, heap_allowance, import_cost, parallel_clients, start_app,
+                      start_hello)
 
 # What `import weblet` costs today (34.9 KB), with a margin: every member of App,
 # Request and Response is a real one, the text helpers weblet exports are loaded
@@ -43,18 +43,9 @@ def hello_load(app):
 
 
 @pytest.mark.micropython
-def test_hello_serves_500_keepalive_requests_in_a_small_heap(staged):
-    app = start_app(staged, 'micropython', 'hello', heapsize=HELLO_HEAP, mpy=True)
-    try:
-        assert hello_load(app) == [], app.output()
-        assert app.alive(), app.output()
-    finally:
-        app.stop()
-
-
-@pytest.mark.micropython
-def test_hello_on_the_32bit_frozen_build(staged, frozen):
-    app = start_app(staged, 'micropython', 'hello', heapsize=FROZEN_HELLO_HEAP, firmware=frozen)
+@pytest.mark.parametrize('build', ['mpy', 'frozen'])
+def test_hello_serves_500_keepalive_requests_in_a_small_heap(request, staged, build):
+    app = start_hello(request, staged, build)
     try:
         assert hello_load(app) == [], app.output()
         assert app.alive(), app.output()

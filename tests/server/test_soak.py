@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import FROZEN_HELLO_HEAP, HELLO_HEAP, raw_exchange, start_app
+from conftest import FROZEN_HELLO_HEAP, HELLO_HEAP, raw_exchange, start_hello
 
 REQUESTS = 100000
 CLIENTS = 4
@@ -104,18 +104,11 @@ def check(app, where):
 
 
 @pytest.mark.micropython
-def test_soak_on_the_pypi_port(staged):
-    app = start_app(staged, 'micropython', 'hello', heapsize=HELLO_HEAP, mpy=True)
+@pytest.mark.parametrize('build', ['mpy', 'frozen'])
+def test_soak(request, staged, build):
+    app = start_hello(request, staged, build)
     try:
-        check(app, 'the PyPI port, .mpy, %s heap' % HELLO_HEAP)
-    finally:
-        app.stop()
-
-
-@pytest.mark.micropython
-def test_soak_on_the_32bit_frozen_build(staged, frozen):
-    app = start_app(staged, 'micropython', 'hello', heapsize=FROZEN_HELLO_HEAP, firmware=frozen)
-    try:
-        check(app, 'the 32-bit frozen build, %s heap' % FROZEN_HELLO_HEAP)
+        check(app, '%s build, %s heap' % (build, FROZEN_HELLO_HEAP if build == 'frozen'
+                                          else HELLO_HEAP))
     finally:
         app.stop()
