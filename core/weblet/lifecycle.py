@@ -51,7 +51,8 @@ async def start(app, host, port, ssl):
 
 async def shutdown(app, timeout):
     """:meth:`weblet.App.shutdown`: stop accepting, finish or cancel connections, run the
-    shutdown hooks, then set ``server.closed``."""
+    shutdown hooks, then mark the server stopped (its watchdog then ends, and
+    ``server.closed`` is set)."""
     server = app.server
     if server is None:
         return
@@ -70,8 +71,9 @@ async def shutdown(app, timeout):
         conn.task.cancel()
     while server.connections:
         await asyncio.sleep(0.01)
-    server.watchdog.cancel()
     if not MICROPYTHON:
         await server.listener.wait_closed()
     await run_hooks(app, '_shutdown')
-    server.closed.set()
+    server.stopped = True
+    if server._closed is not None:
+        server._closed.set()
