@@ -5,7 +5,7 @@ streamed response bodies.
 Nothing here knows about sockets or deadlines. A :class:`Body` decodes a
 request body from any reader with ``read`` and ``readline``: the server's
 connection, or a :class:`BytesReader` over bytes in memory. :func:`send_stream`
-writes a response body through any ``async write(data)``. Only requests and
+writes a response body through the connection's ``send`` and ``drain``. Only requests and
 responses with a body load this module.
 """
 from .platform import MICROPYTHON
@@ -190,28 +190,52 @@ async def close_stream(body):
         body.close()
 
 
-async def send_stream(write, body, chunked, chunk_size=512):
-    """Send a generator, async generator or file-like ``body`` through ``async write(data)``,
-    framing chunks if ``chunked``; the body is closed at the end, whatever happens."""
-    buf = None
+# The buffer file-like bodies are read into, shared by every response: each
+# chunk is handed to the connection before anything else runs (see send_stream),
+# so a file costs no buffer of its own, which a fragmented heap may have no
+# room for (the 32-bit frozen api load needed 42K with one per file, 36K with one).
+_file_buffer = None
+
+
+def _stream_buffer(size):
+    global _file_buffer
+    if _file_buffer is None or len(_file_buffer) != size:
+        _file_buffer = memoryview(bytearray(size))
+    return _file_buffer
+
+
+async def send_stream(conn, body, chunked, chunk_size=512, length=None):
+    """Send a generator, async generator or file-like ``body`` on ``conn`` (its
+    ``send``, ``drain`` and ``write``), framing chunks if ``chunked``; the body is
+    closed at the end, whatever happens.
+
+    ``length`` is the ``Content-Length`` the response states, if it does: the
+    body is not read past it, and one that ends before it, or a generator's
+    chunk that goes past it, is a ``ValueError`` (the server logs it and closes
+    the connection, which tells the client the body is incomplete).
+
+    Each chunk, with its framing, is handed to the connection before the next
+    one is asked for and before anything else runs (MicroPython's stream sends
+    what the socket takes and copies what it leaves; CPython's is given a
+    copy). So file-like bodies are all read through one buffer, and a
+    generator may yield the same buffer every time.
+    """
+    left = length
     try:
-        while True:
+        while left is None or left > 0:
             if hasattr(body, '__anext__'):
                 try:
                     chunk = await body.__anext__()
                 except StopAsyncIteration:
                     break
             elif hasattr(body, 'readinto'):
-                if buf is None:
-                    buf = bytearray(chunk_size)
-                n = body.readinto(buf)
+                buf = _stream_buffer(chunk_size)
+                n = body.readinto(buf if left is None or left >= chunk_size else buf[:left])
                 if not n:
                     break
-                # CPython's transport may keep a reference to what it was given
-                # until later (3.12+); the buffer is refilled next turn, so copy.
-                chunk = memoryview(buf)[:n] if MICROPYTHON else bytes(buf[:n])
+                chunk = buf[:n] if MICROPYTHON else bytes(buf[:n])
             elif hasattr(body, 'read'):
-                chunk = body.read(chunk_size)
+                chunk = body.read(chunk_size if left is None else min(chunk_size, left))
                 if not chunk:
                     break
             else:
@@ -226,13 +250,21 @@ async def send_stream(write, body, chunked, chunk_size=512):
                 continue
             if isinstance(chunk, str):
                 chunk = chunk.encode()
+            if left is not None:
+                left -= len(chunk)
+                if left < 0:
+                    break
             if chunked:
-                await write(b'%x\r\n' % len(chunk))
-                await write(chunk)
-                await write(b'\r\n')
+                conn.send(b'%x\r\n' % len(chunk))
+                conn.send(chunk)
+                conn.send(b'\r\n')
             else:
-                await write(chunk)
+                conn.send(chunk)
+            await conn.drain()
+        if left:
+            raise ValueError('a streamed body of Content-Length %d was %d bytes %s' % (
+                length, abs(left), 'short' if left > 0 else 'over'))
         if chunked:
-            await write(encode_chunk(b''))
+            await conn.write(encode_chunk(b''))
     finally:
         await close_stream(body)

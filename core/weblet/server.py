@@ -507,14 +507,16 @@ class Server:
             pass
         conn.deadline = None
 
-    async def _send_stream(self, conn, head, content, mode):
+    async def _send_stream(self, conn, head, resp, mode):
         """Send a response whose body is a stream (see :class:`weblet.Response`)."""
         from .body import send_stream, close_stream
         await conn.write(head)
         if mode == NO_BODY:
-            await close_stream(content)
+            await close_stream(resp.body)
         else:
-            await send_stream(conn.write, content, mode == CHUNKED, self.app.stream_chunk_size)
+            length = resp.headers.get('content-length')  # only when framed by it
+            await send_stream(conn, resp.body, mode == CHUNKED, self.app.stream_chunk_size,
+                              None if length is None else int(length))
 
     async def _exchange(self, conn):
         """Read one request, have the app answer it and write the answer out.
@@ -544,7 +546,7 @@ class Server:
         content = resp.body
         head = format_head(resp.status, resp.headers, resp.cookies)
         if not isinstance(content, (bytes, bytearray, memoryview)):
-            await self._send_stream(conn, head, content, mode)
+            await self._send_stream(conn, head, resp, mode)
         elif mode != NO_BODY and len(content) >= 1024:  # not worth copying into one buffer
             await conn.write(head)
             await conn.write(content)

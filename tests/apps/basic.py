@@ -209,6 +209,19 @@ def stream_sized(req):
     return Response(io.BytesIO(b'abcdef'), headers={'Content-Length': '6'})
 
 
+@app.get('/stream/wrong-length/<kind>')
+def stream_wrong_length(req, kind):
+    """Six bytes where ten are stated: a file, or a generator; or a generator
+    going past four stated bytes."""
+    if kind == 'file':
+        return Response(io.BytesIO(b'abcdef'), headers={'Content-Length': '10'})
+
+    def gen():
+        yield b'abc'
+        yield b'def'
+    return Response(gen(), headers={'Content-Length': '4' if kind == 'over' else '10'})
+
+
 @app.get('/stream/broken')
 def stream_broken(req):
     def gen():

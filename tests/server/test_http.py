@@ -234,6 +234,20 @@ def test_streamed_body_with_length_is_not_chunked(srv):
     assert 'Transfer-Encoding' not in headers
 
 
+@pytest.mark.parametrize('kind, sent', [('file', b'abcdef'), ('short', b'abcdef'),
+                                         ('over', b'abc')])
+def test_streamed_body_unlike_its_length_closes_the_connection(srv, kind, sent):
+    """A stream that ends short of its stated Content-Length, or goes past it:
+    what fits is sent, the error is logged and the connection closes (the
+    client can tell), nothing past the length goes out, and others are served."""
+    raw = raw_exchange(srv, b'GET /stream/wrong-length/%s HTTP/1.1\r\nHost: t\r\n\r\n'
+                       % kind.encode())
+    head, body = raw.split(b'\r\n\r\n', 1)
+    assert status_of(raw) == 200 and body == sent
+    assert srv.wait_output('streamed body of Content-Length')
+    assert get(srv, '/')[0] == 200
+
+
 def test_streamed_body_on_http10_closes(srv):
     raw = raw_exchange(srv, b'GET /stream/gen HTTP/1.0\r\n\r\n')
     head, body = raw.split(b'\r\n\r\n', 1)

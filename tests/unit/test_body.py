@@ -337,16 +337,24 @@ def test_read_limited():
 # -- send_stream and close_stream -----------------------------------------------------
 
 class Recorder:
-    """An ``async write(data)`` that keeps what it was given, and a closable body."""
+    """A connection's ``send``, ``drain`` and ``write`` that keep a copy of what
+    they were given when given it, as a socket or MicroPython's stream does."""
 
     def __init__(self, fail_after=None):
         self.written = []
         self.fail_after = fail_after
 
-    async def write(self, data):
+    def send(self, data):
         if self.fail_after is not None and len(self.written) >= self.fail_after:
             raise OSError('peer gone')
         self.written.append(bytes(data))
+
+    async def drain(self):
+        await asyncio.sleep(0)  # lets other tasks run, as the socket's wait does
+
+    async def write(self, data):
+        self.send(data)
+        await self.drain()
 
 
 class Closable:
@@ -419,7 +427,7 @@ def test_send_stream(kind, chunked):
     events = []
     body = stream(kind, events)
     out = Recorder()
-    asyncio.run(send_stream(out.write, body, chunked, 2))
+    asyncio.run(send_stream(out, body, chunked, 2))
     sent = b''.join(out.written)
     assert b'' not in out.written
     if chunked:  # the frames decode back to the body
@@ -431,17 +439,64 @@ def test_send_stream(kind, chunked):
 
 def test_send_stream_chunk_size_bounds_file_reads():
     out = Recorder()
-    asyncio.run(send_stream(out.write, ReadsInto(b'x' * 10), True, 4))
+    asyncio.run(send_stream(out, ReadsInto(b'x' * 10), True, 4))
     assert out.written == [b'4\r\n', b'xxxx', b'\r\n', b'4\r\n', b'xxxx', b'\r\n',
                            b'2\r\n', b'xx', b'\r\n', b'0\r\n\r\n']
 
 
+def test_send_stream_reads_a_file_no_further_than_its_length():
+    out = Recorder()
+    body = ReadsInto(b'x' * 10)
+    asyncio.run(send_stream(out, body, False, 4, 6))
+    assert out.written == [b'xxxx', b'xx'] and body.data == b'xxxx' and body.closed
+
+
+@pytest.mark.parametrize('kind, length, words', [
+    (kind, 9, '3 bytes short') for kind in ('gen', 'agen', 'read', 'readinto')] + [
+    ('gen', 4, '1 bytes over'), ('agen', 4, '1 bytes over')])
+def test_send_stream_refuses_a_body_that_is_not_its_length(kind, length, words):
+    """6 bytes where 9 were stated, or a generator's chunk going past 4: an
+    error (the server closes the connection), nothing sent past the stated
+    length, and the body closed."""
+    events = []
+    body = stream(kind, events)
+    out = Recorder()
+    with pytest.raises(ValueError) as error:
+        asyncio.run(send_stream(out, body, False, 2, length))
+    assert str(error.value).endswith(words)
+    assert len(b''.join(out.written)) <= length
+    assert closed(kind, body, events)
+
+
+@pytest.mark.parametrize('kind', ['gen', 'agen', 'read', 'readinto'])
+def test_send_stream_stops_at_its_length(kind):
+    """A stated length reached: nothing more is asked of the body."""
+    events = []
+    body = stream(kind, events)
+    out = Recorder()
+    asyncio.run(send_stream(out, body, False, 2, 2))
+    assert out.written == [b'ab'] and closed(kind, body, events)
+
+
+def test_send_stream_files_share_one_buffer_safely():
+    """Two files streamed at once through the shared buffer: each chunk goes
+    out before the other stream reads into the buffer again."""
+    first, second = Recorder(), Recorder()
+
+    async def both():
+        await asyncio.gather(send_stream(first, ReadsInto(b'a' * 9), False, 4),
+                             send_stream(second, ReadsInto(b'b' * 9), True, 4))
+    asyncio.run(both())
+    assert b''.join(first.written) == b'a' * 9
+    assert b''.join(second.written) == encode_chunk(b'bbbb') * 2 + encode_chunk(b'b') + b'0\r\n\r\n'
+
+
 def test_send_stream_empty_body():
     out = Recorder()
-    asyncio.run(send_stream(out.write, Readable(b''), True))
+    asyncio.run(send_stream(out, Readable(b''), True))
     assert out.written == [b'0\r\n\r\n']
     out = Recorder()
-    asyncio.run(send_stream(out.write, Readable(b''), False))
+    asyncio.run(send_stream(out, Readable(b''), False))
     assert out.written == []
 
 
@@ -451,7 +506,7 @@ def test_send_stream_closes_the_body_when_writing_fails(kind):
     body = stream(kind, events)
     out = Recorder(fail_after=1)
     with pytest.raises(OSError):
-        asyncio.run(send_stream(out.write, body, True, 2))
+        asyncio.run(send_stream(out, body, True, 2))
     assert closed(kind, body, events)
 
 

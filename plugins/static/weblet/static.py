@@ -81,18 +81,27 @@ def _entry(folder, name):
     return st if kind == 0x4000 or kind == 0x8000 else None
 
 
-def _send(path, start, left, chunk):
-    """Stream ``left`` bytes of ``path`` from ``start`` through one reused buffer."""
-    with open(path, 'rb') as f:  # opened once the head is sent: HEAD never opens it
-        f.seek(start)
-        buf = memoryview(bytearray(min(chunk, left)))
-        while left > 0:
-            n = f.readinto(buf if left >= len(buf) else buf[:left])
-            if not n:
-                raise EOFError('file shrank')  # the core closes the connection
-            left -= n
-            # CPython 3.12+ transports keep a reference to what they are given: copy.
-            yield buf[:n] if MICROPYTHON else bytes(buf[:n])
+class _FilePart:
+    """A file-like body: the bytes of the file at ``path`` from ``start``, as many
+    as the response's Content-Length (the core reads no further, and closes the
+    connection if the file has shrunk). Read through the core's shared buffer;
+    opened at the first read, once the head is sent, so HEAD never opens it."""
+
+    file = None
+
+    def __init__(self, path, start):
+        self.path = path
+        self.start = start
+
+    def readinto(self, buf):
+        if self.file is None:
+            self.file = open(self.path, 'rb')
+            self.file.seek(self.start)
+        return self.file.readinto(buf)
+
+    def close(self):
+        if self.file is not None:
+            self.file.close()
 
 
 def _respond(req, path, st, name, packed, max_age, attachment=None):
@@ -172,8 +181,7 @@ def _respond(req, path, st, name, packed, max_age, attachment=None):
         except ValueError:  # malformed, or several ranges: the whole file
             pass
     headers['Content-Length'] = end - start + 1
-    return Response(_send(path, start, end - start + 1, req.app.stream_chunk_size),
-                    status, headers)
+    return Response(_FilePart(path, start), status, headers)
 
 
 async def send_file(req, path, attachment=None, max_age=0):
