@@ -195,12 +195,25 @@ async def close_stream(body):
 # so a file costs no buffer of its own, which a fragmented heap may have no
 # room for (the 32-bit frozen api load needed 42K with one per file, 36K with one).
 _file_buffer = None
+_asked = 0  # the chunk size it was made for
 
 
 def _stream_buffer(size):
-    global _file_buffer
-    if _file_buffer is None or len(_file_buffer) != size:
-        _file_buffer = memoryview(bytearray(size))
+    """The shared buffer for chunks of ``size`` bytes; a smaller one (down to 64
+    bytes) when the heap has no room for that many in one piece: files then go
+    out in smaller chunks rather than not at all."""
+    global _file_buffer, _asked
+    if _asked != size:
+        _file_buffer = None  # let the old one go first
+        want = size
+        while _file_buffer is None:
+            try:
+                _file_buffer = memoryview(bytearray(want))
+            except MemoryError:
+                if want <= 64:
+                    raise
+                want //= 2
+        _asked = size
     return _file_buffer
 
 
@@ -230,7 +243,7 @@ async def send_stream(conn, body, chunked, chunk_size=512, length=None):
                     break
             elif hasattr(body, 'readinto'):
                 buf = _stream_buffer(chunk_size)
-                n = body.readinto(buf if left is None or left >= chunk_size else buf[:left])
+                n = body.readinto(buf if left is None or left >= len(buf) else buf[:left])
                 if not n:
                     break
                 chunk = buf[:n] if MICROPYTHON else bytes(buf[:n])

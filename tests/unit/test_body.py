@@ -491,6 +491,27 @@ def test_send_stream_files_share_one_buffer_safely():
     assert b''.join(second.written) == encode_chunk(b'bbbb') * 2 + encode_chunk(b'b') + b'0\r\n\r\n'
 
 
+def test_send_stream_files_go_in_smaller_chunks_when_the_heap_is_short():
+    """No room for a 512-byte buffer in one piece: 256, then 128 is tried, and
+    the file goes out in 128-byte chunks."""
+    import weblet.body as module
+
+    def short_heap(size):
+        if size > 128:
+            raise MemoryError('memory allocation failed, allocating %d bytes' % size)
+        return real(size)
+
+    real = bytearray
+    module.bytearray = short_heap
+    try:
+        out = Recorder()
+        asyncio.run(send_stream(out, ReadsInto(b'x' * 300), False, 512))
+    finally:
+        del module.bytearray
+        module._asked = 0  # the next test makes its own buffer
+    assert out.written == [b'x' * 128, b'x' * 128, b'x' * 44]
+
+
 def test_send_stream_empty_body():
     out = Recorder()
     asyncio.run(send_stream(out, Readable(b''), True))
