@@ -674,7 +674,7 @@ def prepare_device_apps():
         'weblet': DeviceApp(os.path.join(APPS, 'weblet_app.py'), ['-'], libs),
         'microdot': DeviceApp(os.path.join(APPS, 'microdot_app.py'), ['-'], libs),
         'static': DeviceApp(os.path.join(tests_apps, 'static_small.py'), [site], libs),
-        'api': DeviceApp(os.path.join(APPS, 'api_app.py'), [site], libs),
+        'api': DeviceApp(os.path.join(tests_apps, 'api_small.py'), [site], libs),
         'ws': DeviceApp(os.path.join(tests_apps, 'websockets_echo.py'),
                         [1024, IDLE_WEBSOCKETS + 4], libs),
         'pyhtml': DeviceApp(os.path.join(tests_apps, 'pyhtml_small.py'), [templates], libs),
@@ -742,7 +742,7 @@ MEMORY_EXPLAINED = (
     'The 32-bit builds are made by `tools/micropython_build.py` from the same MicroPython '
     'source (`32bit-mpy`, and `32bit-frozen-bench`: weblet and Microdot frozen in). On the '
     'unix port mbedTLS keeps its buffers outside the heap, so the HTTPS row is weblet\'s '
-    'share only. The apps: `bench/apps/` (hello, raw, api) and `tests/apps/` (static_small, '
+    'share only. The apps: `bench/apps/` (hello, raw) and `tests/apps/` (api_small, static_small, '
     'websockets_echo, pyhtml_small, ssl_small); the demo is `examples/device_ui` installed '
     'by `tools/demo.py`, run without TLS.' % (TRIES + CONFIRM))
 

@@ -159,7 +159,9 @@ class RunningApp:
         self.lines = []
         self._reader = None
 
-    def wait_ready(self, timeout=30):
+    def wait_ready(self, timeout=30, listening=False):
+        """Wait for the app's READY line, or with ``listening`` (an app started by
+        ``app.run``, which prints nothing) until its port takes a connection."""
         ready = threading.Event()
         self._changed = threading.Condition()
 
@@ -173,7 +175,15 @@ class RunningApp:
             ready.set()  # EOF: the app died; the READY check below tells
         self._reader = threading.Thread(target=pump, daemon=True)
         self._reader.start()
-        ready.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while listening and not ready.is_set() and time.monotonic() < deadline:
+            try:
+                socket.create_connection((self.host, self.port), timeout=1).close()
+                ready.set()
+                self.lines.append('READY (listening)\n')
+            except OSError:
+                time.sleep(0.05)
+        ready.wait(max(0, deadline - time.monotonic()))
         if not any(line.startswith('READY') for line in self.lines) or self.proc.poll() is not None:
             self.stop()
             raise RuntimeError('app did not start:\n' + self.output())
@@ -225,8 +235,10 @@ def with_allowance(heapsize):
     return heapsize
 
 
-def start_app(staged, interp, name, *args, heapsize=None, mpy=False, firmware=None):
-    """Start ``tests/apps/<name>.py`` under ``interp`` and wait for its READY line.
+def start_app(staged, interp, name, *args, heapsize=None, mpy=False, firmware=None,
+              listening=False):
+    """Start ``tests/apps/<name>.py`` under ``interp`` and wait for its READY line
+    (with ``listening``, an app that runs by ``app.run``: until its port listens).
 
     ``firmware``: a MicroPython binary with weblet frozen in (the ``frozen``
     fixture), which then runs the app with nothing staged on its path.
@@ -251,7 +263,7 @@ def start_app(staged, interp, name, *args, heapsize=None, mpy=False, firmware=No
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=env, text=True, cwd=APPS)
     app = RunningApp(proc, port, interp)
-    app.wait_ready()
+    app.wait_ready(listening=listening)
     return app
 
 

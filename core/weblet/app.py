@@ -650,7 +650,7 @@ class App:
     async def serve_forever(self, host='127.0.0.1', port=8080, ssl=None):
         """Start, then wait until :meth:`shutdown` has finished."""
         server = await self.start(host, port, ssl)
-        await server.watchdog  # it ends once shutdown has finished
+        await server.wait_closed()
 
     def run(self, host='127.0.0.1', port=8080, ssl=None):
         """Serve until :meth:`shutdown` or Ctrl-C (blocking)."""

@@ -258,8 +258,8 @@ class Server:
     """Serves one app on a listening socket; made by ``App.start``, stopped by
     ``App.shutdown`` (both in :mod:`weblet.lifecycle`).
 
-    ``stopped`` is True once ``App.shutdown`` has finished, and the watchdog's
-    task (``watchdog``) then ends: :meth:`weblet.App.serve_forever` waits for it.
+    ``stopped`` is True once ``App.shutdown`` has finished; :meth:`wait_closed`
+    waits for that.
     """
 
     # Set by lifecycle.start: the listening socket (MicroPython) or asyncio's
@@ -278,12 +278,19 @@ class Server:
         # found freed objects in it. Its dict grows safely.
         self.connections = {}
 
+    async def wait_closed(self):
+        """Wait until ``App.shutdown`` has finished (as ``asyncio.Server.wait_closed``).
+
+        It waits for the watchdog's task, which ends then: nothing is made for it.
+        """
+        await self.watchdog
+
     @property
     def closed(self):
         """An ``asyncio.Event`` set once ``App.shutdown`` has finished.
 
-        Made when first asked for: an app that never waits on it does not load
-        asyncio's Event (560 B of heap on the 32-bit frozen build).
+        Made when first asked for: an app that only uses :meth:`wait_closed`
+        does not load asyncio's Event (560 B of heap on the 32-bit frozen build).
         """
         if self._closed is None:
             self._closed = asyncio.Event()

@@ -159,7 +159,7 @@ async def main():
         print('weblet demo: http://127.0.0.1:%d/' % boot.PORT)
     print('login for settings: %s / %s' % boot.ADMIN)
     print('READY')
-    await app.server.closed.wait()
+    await app.server.wait_closed()
 
 
 asyncio.run(main())

@@ -27,7 +27,7 @@ def mem(req):
 async def main():
     server = await app.start('127.0.0.1', int(arg(0)), ssl=TLS(arg(1), arg(2)).context())
     print('READY', arg(0))
-    await server.closed.wait()
+    await server.wait_closed()
 
 
 asyncio.run(main())

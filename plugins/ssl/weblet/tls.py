@@ -192,7 +192,7 @@ class TLS:
 
             async def main():
                 server = await TLS('device.crt', 'device.key').start(app, hsts=True)
-                await server.closed.wait()
+                await server.wait_closed()
 
             asyncio.run(main())
         """

@@ -4,7 +4,9 @@ argv: PORT WWW. ``GET /`` is WWW/index.html (weblet-static); ``/api/items/<id>``
 answers GET and PUT (weblet-restapi), for ``admin``/``secret`` only (weblet-auth's
 Basic scheme, which protects everything under ``/api``). The memory bench's
 "core + static + restapi + auth" app: DESIGN.md section 4 budgets it on a
-32-bit board.
+32-bit board, and tests/plugins/test_page_and_api.py holds it to that. It runs
+by ``app.run``, as an app on a device would, not through testkit (whose code
+would be in the heap): the tests wait for its port to listen.
 """
 import sys
 
