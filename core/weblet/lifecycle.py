@@ -33,7 +33,13 @@ async def start(app, host, port, ssl):
         listener.bind(address[-1])
         listener.listen(backlog)
         server.listener = listener
-        server.accepter = asyncio.create_task(server.accept(listener, ssl))
+        # asyncio.StreamReader asked for now, not at the first connection:
+        # MicroPython's asyncio loads it when first asked and grows its own
+        # globals for it (one 320-byte block on the 32-bit port). At the first
+        # connection, in a heap fragmented by then, that failed every accept:
+        # the .mpy hello world needed 51K, not 48K (76K, not 72K, 64-bit).
+        server.accepter = asyncio.create_task(
+            server.accept(listener, ssl, asyncio.StreamReader))
     else:
         extra = {}
         if ssl is not None:

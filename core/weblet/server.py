@@ -298,8 +298,9 @@ class Server:
                 self._closed.set()
         return self._closed
 
-    def accept(self, listener, ssl):
-        """MicroPython's accept loop (a generator the scheduler runs as a coroutine).
+    def accept(self, listener, ssl, stream_class):
+        """MicroPython's accept loop (a generator the scheduler runs as a coroutine),
+        making a ``stream_class`` (asyncio's StreamReader) of each connection.
 
         asyncio's own loop ends for good at a MemoryError; this one loses only
         the connection it could not take on, and goes on accepting.
@@ -322,7 +323,7 @@ class Server:
                                address[1])
                 # 'tcp': the socket under TLS, closed by serve too, since a TLS
                 # socket whose handshake failed lets go of it without closing it.
-                stream = asyncio.StreamReader(client, {'peername': address, 'tcp': tcp})
+                stream = stream_class(client, {'peername': address, 'tcp': tcp})
                 asyncio.create_task(self.serve(stream, stream))
             except MemoryError:
                 if client is not None:
