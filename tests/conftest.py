@@ -37,7 +37,9 @@ INTERPRETERS = ('cpython', 'micropython')
 # base that the other small-heap tests add their plugin's cost to.
 HELLO_HEAP = '78K'
 # The same on the 32-bit build with weblet frozen in (the ``frozen`` fixture), where
-# DESIGN.md section 4 budgets 20K: this app passes at 21K and most runs at 20K.
+# DESIGN.md section 4 budgets 20K: the bench's hello world passes at 20K every run
+# (19K 3 runs in 4); this app, with its second route, and the 100,000-request soak
+# pass at 21K and fail some runs at 20K. 22K leaves a margin for noise.
 FROZEN_HELLO_HEAP = '22K'
 
 
