@@ -26,9 +26,6 @@ _REASONS = (
     '\n501 Not Implemented\n502 Bad Gateway\n503 Service Unavailable'
     '\n504 Gateway Timeout\n505 HTTP Version Not Supported\n')
 
-# Bytes that may not appear in a token (RFC 9110 section 5.6.2), besides
-# controls, space and anything outside ASCII.
-_DELIMITERS = b'"(),/:;<=>?@[\\]{}'
 HEX_DIGITS = '0123456789abcdefABCDEF'  # percent-escapes and chunk sizes
 
 
@@ -74,14 +71,20 @@ class HTTPError(Exception):
 # to grows at whatever moment a new one comes (a 320-byte block, which a full
 # heap may not have: the first request then got 503).
 
-# 1 for each ASCII byte a token may hold: one look-up a byte, 7x fewer
-# instructions than comparing it with the delimiters.
-_TOKEN_BYTES = bytes(1 if 32 < c < 127 and c not in _DELIMITERS else 0 for c in range(128))
+# Each ASCII byte a token may hold (RFC 9110 section 5.6.2: not a control, space
+# or one of "(),/:;<=>?@[\]{}) is itself here, every other one a space (NUL for
+# the space itself): one look-up a byte, 7x fewer instructions than comparing it
+# with the delimiters. A literal, so frozen it costs no heap (made at import, it
+# took 144 B); a unit test checks it against RFC 9110's list.
+_TOKEN_BYTES = (b'                                \x00!'  # 0-31 (controls), 32 (space), 33
+                b" #$%&'  *+ -. 0123456789       "  # 34-64
+                b'ABCDEFGHIJKLMNOPQRSTUVWXYZ   ^_`'  # 65-96
+                b'abcdefghijklmnopqrstuvwxyz | ~ ')  # 97-127
 
 
 def _is_token(data):
     for c in data:
-        if c > 127 or not _TOKEN_BYTES[c]:
+        if c > 127 or _TOKEN_BYTES[c] != c:
             return False
     return len(data) > 0
 
