@@ -192,8 +192,9 @@ async def close_stream(body):
 
 # The buffer file-like bodies are read into, shared by every response: each
 # chunk is handed to the connection before anything else runs (see send_stream),
-# so a file costs no buffer of its own, which a fragmented heap may have no
-# room for (the 32-bit frozen api load needed 42K with one per file, 36K with one).
+# so a file costs no buffer of its own, which a fragmented heap may have no room
+# for (on the 32-bit frozen build the page-and-API load needed 42K with a buffer
+# per response, 33K with one shared).
 _file_buffer = None
 _asked = 0  # the chunk size it was made for
 
