@@ -14,8 +14,9 @@ import pytest
 from conftest import INTERPRETERS, ROOT, parallel_clients
 
 # The smallest heap it serves 4 keep-alive clients x 125 requests in (the bench's load)
-# is 32K (11 runs in 12; 31K 3 in 12); 33K leaves a margin for noise.
-API_FROZEN_HEAP = '33K'
+# is 32K (11 runs in 12; 31K 3 in 12). 34K leaves a margin for noise: at 33K one
+# run failed once (a 503) while three MicroPython releases were tested at once.
+API_FROZEN_HEAP = '34K'
 AUTH = {'Authorization': 'Basic ' + base64.b64encode(b'admin:secret').decode()}
 PAGE = os.path.join(ROOT, 'examples', 'device_ui', 'www', 'index.html')
 
