@@ -803,8 +803,11 @@ def write_memory(memory, minutes, results_text=None):
     if results_text is None:
         with open(results) as f:
             results_text = f.read().split('## Memory')[0]
+    # Made before the file is opened: a failure while making it (the footprint
+    # tool's) must not leave RESULTS.md emptied of its throughput part.
+    text = results_text.rstrip('\n') + '\n\n' + memory_markdown(memory, minutes)
     with open(results, 'w') as f:
-        f.write(results_text.rstrip('\n') + '\n\n' + memory_markdown(memory, minutes))
+        f.write(text)
 
 
 def main(argv=None):

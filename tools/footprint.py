@@ -64,9 +64,11 @@ TABLE_MARKER = ".. footprint-table"
 TIMEOUT = 60
 IMPORT_ONLY = "import weblet"  # the row of what ``import weblet`` alone loads
 
-# Runs inside MicroPython: argv[1] lists modules already imported (not charged),
-# argv[2] the modules to measure, both comma separated; argv[3], if given, is a
-# ROMFS image holding lib/.
+# Runs inside MicroPython, after two lines that set PRELOAD, the modules already
+# imported (not charged), and MODULES, the modules to measure, both comma
+# separated (in the source, not in argv: MicroPython aborts with "uncaught NLR"
+# at an argument of 256 characters or more); argv[1], if given, is a ROMFS
+# image holding lib/.
 PROBE = """
 import sys, gc
 import asyncio
@@ -74,15 +76,15 @@ def load(names):
     for name in names.split(','):
         if name:
             __import__(name)
-if len(sys.argv) > 3:  # a ROMFS image: mounted as a board mounts its ROM partition
+if len(sys.argv) > 1:  # a ROMFS image: mounted as a board mounts its ROM partition
     import vfs
-    with open(sys.argv[3], 'rb') as f:
+    with open(sys.argv[1], 'rb') as f:
         vfs.mount(vfs.VfsRom(f.read()), '/rom')
     sys.path.insert(0, '/rom/lib')
-load(sys.argv[1])
+load(PRELOAD)
 gc.collect()
 before = gc.mem_alloc()
-load(sys.argv[2])
+load(MODULES)
 gc.collect()
 print('HEAP', gc.mem_alloc() - before)
 print('MODULES', ','.join(sorted(name for name in sys.modules if name.startswith('weblet'))))
@@ -154,7 +156,8 @@ class Probe:
 
     def heap(self, preload: list[str], modules: list[str]) -> int:
         env = dict(os.environ, MICROPYPATH=self.path)
-        command = [self.command, "-c", PROBE, ",".join(preload), ",".join(modules)] + self.romfs
+        source = "PRELOAD = %r\nMODULES = %r\n%s" % (",".join(preload), ",".join(modules), PROBE)
+        command = [self.command, "-c", source] + self.romfs
         try:
             result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     env=env, cwd=str(self.workdir), timeout=TIMEOUT)

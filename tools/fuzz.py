@@ -528,6 +528,14 @@ def _responses(raw):
 # (and the server's answer made in advance), and the bare text weblet.server's
 # Server.serve answers a MemoryError met outside the application with.
 OOM_TEXTS = (b'\r\n\r\nout of memory\n',)
+# The same answer to a HEAD request is its head alone, which states that body's length.
+OOM_HEAD_LENGTH = b'\r\nContent-Length: %d\r\n' % len(b'out of memory\n')
+
+
+def is_oom_answer(text):
+    """Whether ``text``, a response from its status line on, is the answer to a
+    MemoryError: its body, or for a HEAD request its head's length."""
+    return text.endswith(OOM_TEXTS) or (text.endswith(b'\r\n\r\n') and OOM_HEAD_LENGTH in text)
 
 
 def offences(outcome, allow_oom):
@@ -540,7 +548,7 @@ def offences(outcome, allow_oom):
     for status, text in _responses(outcome.raw):
         if status < 500 or status == 505:
             continue
-        if status == 503 and allow_oom and text.endswith(OOM_TEXTS):
+        if status == 503 and allow_oom and is_oom_answer(text):
             continue
         found.append('status %d: %r' % (status, text[:200]))
     return found
