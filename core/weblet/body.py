@@ -1,17 +1,54 @@
-"""Message bodies over any byte stream: buffered reading, request bodies
-(Content-Length or chunked) under the limits their caller passes, and writing
-streamed response bodies.
+"""Message bodies over any byte stream: chunked coding, buffered reading,
+request bodies (Content-Length or chunked) under the limits their caller
+passes, and writing streamed response bodies.
 
 Nothing here knows about sockets or deadlines. A :class:`Body` decodes a
 request body from any reader with ``read`` and ``readline``: the server's
 connection, or a :class:`BytesReader` over bytes in memory. :func:`send_stream`
 writes a response body through the connection's ``send`` and ``drain``. Only requests and
-responses with a body load this module.
+responses with a body load this module, so chunked coding is here, not in
+:mod:`weblet.protocol`, which every request loads.
 """
 from .platform import MICROPYTHON
-from .protocol import HTTPError, check_trailer, encode_chunk, parse_chunk_size
+from .protocol import HEX_DIGITS, HTTPError, _has_controls, _is_token
 
 READ_SIZE = 1024  # bytes per read when a whole body is read or skipped
+
+
+# -- chunked coding (RFC 9112 section 7.1) ------------------------------------------
+
+def check_trailer(line):
+    """Raise ``HTTPError(400)`` unless ``line`` (bytes, with its CRLF) is a field
+    line, ``name: value``, as the trailers after a chunked body's last chunk
+    must be. So a body whose last chunk lacks its final CRLF cannot swallow the
+    request that follows it as trailers."""
+    colon = line.find(b':')
+    if (colon < 1 or line[-2:] != b'\r\n' or not _is_token(line[:colon])
+            or _has_controls(line[colon + 1:-2])):
+        raise HTTPError(400, 'bad trailer')
+
+
+def parse_chunk_size(line):
+    """The size from a chunk-size line (with its CRLF); chunk extensions are ignored."""
+    if line[-2:] != b'\r\n' or b'\r' in line[:-2] or b'\n' in line[:-2]:
+        raise HTTPError(400, 'bad chunk size')
+    # Whitespace may follow the digits (BWS before an extension, RFC 9112
+    # section 7.1.1) but not come first: chunk-size is 1*HEXDIG, and ' 5' was
+    # read as 5 where h11 refuses it, a framing another parser may not share.
+    line = line[:-2].split(b';')[0].rstrip(b' \t')
+    if not line or len(line) > 8:
+        raise HTTPError(400, 'bad chunk size')
+    for c in line:
+        if chr(c) not in HEX_DIGITS:
+            raise HTTPError(400, 'bad chunk size')
+    return int(line, 16)
+
+
+def encode_chunk(data):
+    """Frame ``data`` as one chunk of a chunked body (``b''`` frames the last chunk)."""
+    # Concatenated, not %s-formatted: MicroPython formats a bytearray or a
+    # memoryview by its repr.
+    return b'%x\r\n' % len(data) + bytes(data) + b'\r\n' if data else b'0\r\n\r\n'
 
 
 class BytesReader:

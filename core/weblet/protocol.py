@@ -1,13 +1,13 @@
 """HTTP/1.1 wire format and its decisions, as pure functions.
 
 Finding and parsing a request head under hard limits, :class:`Headers`,
-:class:`HTTPError`, status lines, chunked coding, and the decisions the
-server then carries out: whether a request wants its connection kept
-(:func:`wants_keep_alive`) and how a response is framed
-(:func:`response_framing`). Nothing here does I/O or imports the rest of
-weblet. Every malformed input becomes an :class:`HTTPError` carrying the
-status the client should get; nothing else escapes. Query strings, forms and
-cookies are in :mod:`weblet.forms`, loaded only by requests that use them.
+:class:`HTTPError`, status lines, and the decisions the server then carries
+out: whether a request wants its connection kept (:func:`wants_keep_alive`)
+and how a response is framed (:func:`response_framing`). Nothing here does
+I/O or imports the rest of weblet. Every malformed input becomes an
+:class:`HTTPError` carrying the status the client should get; nothing else
+escapes. Query strings, forms and cookies are in :mod:`weblet.forms`, and
+chunked coding in :mod:`weblet.body`, loaded only by requests that use them.
 """
 
 # One string rather than a dict: a fraction of the heap on a device.
@@ -424,37 +424,3 @@ def response_framing(method, version, keep_alive, status, headers, length):
     elif version == '1.0':
         changes.append(('Connection', 'keep-alive'))
     return mode, keep_alive, changes
-
-
-def check_trailer(line):
-    """Raise ``HTTPError(400)`` unless ``line`` (bytes, with its CRLF) is a field
-    line, ``name: value``, as the trailers after a chunked body's last chunk
-    must be. So a body whose last chunk lacks its final CRLF cannot swallow the
-    request that follows it as trailers."""
-    colon = line.find(b':')
-    if (colon < 1 or line[-2:] != b'\r\n' or not _is_token(line[:colon])
-            or _has_controls(line[colon + 1:-2])):
-        raise HTTPError(400, 'bad trailer')
-
-
-def parse_chunk_size(line):
-    """The size from a chunk-size line (with its CRLF); chunk extensions are ignored."""
-    if line[-2:] != b'\r\n' or b'\r' in line[:-2] or b'\n' in line[:-2]:
-        raise HTTPError(400, 'bad chunk size')
-    # Whitespace may follow the digits (BWS before an extension, RFC 9112
-    # section 7.1.1) but not come first: chunk-size is 1*HEXDIG, and ' 5' was
-    # read as 5 where h11 refuses it, a framing another parser may not share.
-    line = line[:-2].split(b';')[0].rstrip(b' \t')
-    if not line or len(line) > 8:
-        raise HTTPError(400, 'bad chunk size')
-    for c in line:
-        if chr(c) not in HEX_DIGITS:
-            raise HTTPError(400, 'bad chunk size')
-    return int(line, 16)
-
-
-def encode_chunk(data):
-    """Frame ``data`` as one chunk of a chunked body (``b''`` frames the last chunk)."""
-    # Concatenated, not %s-formatted: MicroPython formats a bytearray or a
-    # memoryview by its repr.
-    return b'%x\r\n' % len(data) + bytes(data) + b'\r\n' if data else b'0\r\n\r\n'

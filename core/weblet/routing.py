@@ -1,12 +1,12 @@
-"""URL routing: converters, compiling and matching patterns, building paths, mounts.
+"""URL routing: converters, compiling and matching patterns, mounts.
 
 A :class:`Router` holds an app's routes and the apps mounted in it. It
 compiles a pattern such as ``'/led/<int:pin>'`` once, when it is registered,
-matches a request's method and path against every route, and builds a path
-back from a route's name for ``url_for``. It knows nothing of requests or
-responses: :meth:`Router.match` says what it found, and the app acts on it.
+and matches a request's method and path against every route. It knows
+nothing of requests or responses: :meth:`Router.match` says what it found,
+and the app acts on it. Building a path back from a route's name
+(``url_for``) is :mod:`weblet.urls`'s, loaded only by apps that do it.
 """
-from .escaping import quote
 
 
 def _parse_int(text):
@@ -93,22 +93,6 @@ class Route:
                 return None
         return params
 
-    def build_path(self, params):
-        """This route's path with ``params`` filled in; used keys are removed from ``params``."""
-        if self.segments is None:
-            return self.pattern
-        out = []
-        for segment in self.segments:
-            if isinstance(segment, str):
-                out.append(segment)
-                continue
-            prefix, kind, name, suffix = segment
-            if name not in params:
-                raise ValueError('url_for: missing parameter %r for %r' % (name, self.pattern))
-            value = CONVERTERS[kind][1](params.pop(name))
-            out.append(prefix + quote(value, '/' if kind == 'path' else '') + suffix)
-        return '/'.join(out)
-
 
 def allowed(handlers):
     """The ``Allow`` header value for a route's handlers (HEAD with GET, always OPTIONS)."""
@@ -185,24 +169,3 @@ class Router:
         if handler is None:
             return NOT_ALLOWED, None, allowed(route.handlers)
         return FOUND, handler, params
-
-    def find(self, name):
-        """``(route, prefix)`` for the route called ``name`` here or in a mounted app, or None."""
-        route = self.names.get(name)
-        if route is not None:
-            return route, ''
-        for prefix, mounted in self.mounts:
-            found = mounted.router.find(name)
-            if found is not None:
-                return found[0], prefix + found[1]
-        return None
-
-    def url_for(self, name, params):
-        """The path of the route called ``name``; ``params`` it does not use become the query."""
-        found = self.find(name)
-        if found is None:
-            raise ValueError('url_for: no route named %r' % name)
-        path = found[1] + found[0].build_path(params)
-        if params:
-            path += '?' + '&'.join(quote(k, '') + '=' + quote(v, '') for k, v in params.items())
-        return path

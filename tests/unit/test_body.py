@@ -1,5 +1,5 @@
-"""Unit tests of weblet.body: request bodies (Content-Length or chunked) over an
-in-memory reader, with their limits, 100-continue and reuse of the
+"""Unit tests of weblet.body: chunk sizes and chunks; request bodies
+(Content-Length or chunked) over an in-memory reader, with their limits, 100-continue and reuse of the
 connection; and streaming a response body through an async write.
 
 Portable: runs on CPython under pytest and on MicroPython under micropython/run.py.
@@ -15,8 +15,9 @@ import asyncio  # noqa: E402
 
 import pytest  # noqa: E402
 
-from weblet.body import Body, BytesReader, close_stream, read_limited, send_stream  # noqa: E402
-from weblet.protocol import HTTPError, encode_chunk  # noqa: E402
+from weblet.body import (  # noqa: E402
+    Body, BytesReader, close_stream, encode_chunk, parse_chunk_size, read_limited, send_stream)
+from weblet.protocol import HTTPError  # noqa: E402
 
 
 class OneByteReader(BytesReader):
@@ -50,6 +51,58 @@ def read_body(data, length, size=1024, one_byte=False, max_trailers=4096):
 def rest(reader):
     """The reader's bytes not consumed yet."""
     return reader.data[reader.pos:]
+
+
+# -- parse_chunk_size and encode_chunk -------------------------------------------
+
+@pytest.mark.parametrize('line, expected', [
+    (b'0\r\n', 0),
+    (b'5\r\n', 5),
+    (b'a\r\n', 10),
+    (b'A\r\n', 10),
+    (b'1f\r\n', 31),
+    (b'00000010\r\n', 16),
+    (b'ffffffff\r\n', 0xffffffff),
+    (b'5;name=value\r\n', 5),
+    (b'5;a;b="c;d"\r\n', 5),
+    (b'5 ;ext\r\n', 5),
+    (b'5\t;ext\r\n', 5),
+    (b'5 \r\n', 5),
+    (b'5;\xff\r\n', 5),
+])
+def test_chunk_size_ok(line, expected):
+    assert parse_chunk_size(line) == expected
+
+
+@pytest.mark.parametrize('line', [
+    b'', b'\r\n', b';ext\r\n', b' \r\n',
+    b'5', b'5\n', b'5\r', b'5\r\r\n', b'5\n\r\n', b'5;a\rb\r\n',
+    b'g\r\n', b'0x5\r\n', b'-5\r\n', b'+5\r\n', b'5 5\r\n', b'5_0\r\n',
+    b'\xef\xbc\x95\r\n',            # a fullwidth digit
+    b'100000000\r\n',               # more than 8 hex digits
+    b' 5\r\n', b'\t5\r\n', b' 5;ext\r\n',  # whitespace before the size (RFC 9112 section 7.1)
+])
+def test_chunk_size_malformed_is_400(line):
+    with pytest.raises(HTTPError) as info:
+        parse_chunk_size(line)
+    assert info.value.status == 400
+
+
+@pytest.mark.parametrize('data, expected', [
+    (b'hello', b'5\r\nhello\r\n'),
+    (b'x' * 26, b'1a\r\n' + b'x' * 26 + b'\r\n'),
+    (b'\r\n', b'2\r\n\r\n\r\n'),
+    (bytearray(b'abc'), b'3\r\nabc\r\n'),
+    (b'', b'0\r\n\r\n'),
+])
+def test_encode_chunk(data, expected):
+    assert encode_chunk(data) == expected
+    assert encode_chunk(memoryview(data)) == expected
+
+
+def test_encode_chunk_size_parses_back():
+    framed = encode_chunk(b'z' * 300)
+    assert parse_chunk_size(framed[:framed.index(b'\n') + 1]) == 300
 
 
 # -- BytesReader ----------------------------------------------------------------

@@ -3,7 +3,7 @@
 Whatever bytes or text a client sends, the parsers (find_head, parse_head,
 parse_chunk_size, unquote, parse_query, parse_cookies) answer or raise
 HTTPError with a status the server knows, and never anything else; what the
-builders make (format_head, quote, encode_chunk, Route.build_path,
+builders make (format_head, quote, encode_chunk, build_path,
 response_framing's changes) parses back to what went in.
 """
 import asyncio
@@ -16,13 +16,14 @@ sys.path.insert(0, os.path.join(ROOT, 'core'))
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
-from weblet.body import Body, BytesReader  # noqa: E402
+from weblet.body import Body, BytesReader, encode_chunk, parse_chunk_size  # noqa: E402
 from weblet.escaping import quote, unquote  # noqa: E402
 from weblet.forms import MultiDict, parse_cookies, parse_query  # noqa: E402
 from weblet.protocol import (  # noqa: E402
-    CHUNKED, LENGTH, NO_BODY, UNTIL_CLOSE, HTTPError, Headers, encode_chunk, find_head,
-    format_head, parse_chunk_size, parse_head, reason, response_framing)
+    CHUNKED, LENGTH, NO_BODY, UNTIL_CLOSE, HTTPError, Headers, find_head, format_head,
+    parse_head, reason, response_framing)
 from weblet.routing import Route  # noqa: E402
+from weblet.urls import build_path  # noqa: E402
 
 from test_body import read_all  # noqa: E402  (tests/unit is on pytest's path)
 from test_framing import apply_changes  # noqa: E402
@@ -295,7 +296,7 @@ def test_prop_format_head_parses_back(status, headers, cookies):
 def test_prop_build_then_match(name, number, path):
     route = Route('/a/<name>/n-<int:number>.x/<path:rest>')
     params = {'name': name, 'number': number, 'rest': path}
-    built = route.build_path(dict(params))
+    built = build_path(route, dict(params))
     assert all(32 < ord(c) < 127 for c in built)
     assert route.match(unquote(built).split('/')) == params
 

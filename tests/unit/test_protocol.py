@@ -1,6 +1,6 @@
 """Unit tests of weblet.protocol, the wire format: reason phrases, HTTPError,
 finding and parsing a request head, the request checks and keep-alive
-decision, Headers, status lines and chunked coding.
+decision, Headers and status lines (chunked coding: test_body.py).
 
 Response framing has its own module, test_framing.py. Portable: these tests
 run on CPython under pytest and on MicroPython under micropython/run.py.
@@ -17,8 +17,8 @@ import pytest  # noqa: E402
 import weblet  # noqa: E402
 from weblet.forms import parse_cookies  # noqa: E402
 from weblet.protocol import (  # noqa: E402
-    HTTPError, Headers, check_request, encode_chunk, find_head, format_head, parse_chunk_size,
-    parse_head, reason, wants_keep_alive)
+    HTTPError, Headers, check_request, find_head, format_head, parse_head, reason,
+    wants_keep_alive)
 
 
 def status_of(fn, *args):
@@ -627,53 +627,3 @@ def test_format_head_empty_and_utf8():
     assert format_head(204, Headers()) == b'HTTP/1.1 204 No Content\r\n\r\n'
     assert format_head(200, Headers({'X-A': 'caf\u00e9'})) == (
         b'HTTP/1.1 200 OK\r\nX-A: caf\xc3\xa9\r\n\r\n')
-
-
-# -- parse_chunk_size and encode_chunk -------------------------------------------
-
-@pytest.mark.parametrize('line, expected', [
-    (b'0\r\n', 0),
-    (b'5\r\n', 5),
-    (b'a\r\n', 10),
-    (b'A\r\n', 10),
-    (b'1f\r\n', 31),
-    (b'00000010\r\n', 16),
-    (b'ffffffff\r\n', 0xffffffff),
-    (b'5;name=value\r\n', 5),
-    (b'5;a;b="c;d"\r\n', 5),
-    (b'5 ;ext\r\n', 5),
-    (b'5\t;ext\r\n', 5),
-    (b'5 \r\n', 5),
-    (b'5;\xff\r\n', 5),
-])
-def test_chunk_size_ok(line, expected):
-    assert parse_chunk_size(line) == expected
-
-
-@pytest.mark.parametrize('line', [
-    b'', b'\r\n', b';ext\r\n', b' \r\n',
-    b'5', b'5\n', b'5\r', b'5\r\r\n', b'5\n\r\n', b'5;a\rb\r\n',
-    b'g\r\n', b'0x5\r\n', b'-5\r\n', b'+5\r\n', b'5 5\r\n', b'5_0\r\n',
-    b'\xef\xbc\x95\r\n',            # a fullwidth digit
-    b'100000000\r\n',               # more than 8 hex digits
-    b' 5\r\n', b'\t5\r\n', b' 5;ext\r\n',  # whitespace before the size (RFC 9112 section 7.1)
-])
-def test_chunk_size_malformed_is_400(line):
-    assert status_of(parse_chunk_size, line) == 400
-
-
-@pytest.mark.parametrize('data, expected', [
-    (b'hello', b'5\r\nhello\r\n'),
-    (b'x' * 26, b'1a\r\n' + b'x' * 26 + b'\r\n'),
-    (b'\r\n', b'2\r\n\r\n\r\n'),
-    (bytearray(b'abc'), b'3\r\nabc\r\n'),
-    (b'', b'0\r\n\r\n'),
-])
-def test_encode_chunk(data, expected):
-    assert encode_chunk(data) == expected
-    assert encode_chunk(memoryview(data)) == expected
-
-
-def test_encode_chunk_size_parses_back():
-    framed = encode_chunk(b'z' * 300)
-    assert parse_chunk_size(framed[:framed.index(b'\n') + 1]) == 300

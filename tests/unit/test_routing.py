@@ -1,6 +1,6 @@
 """Unit tests of weblet.routing: compiling and matching route patterns,
-converters (custom ones too), building paths back, the Allow header, and a
-Router's matching, mounts and url_for.
+converters (custom ones too), the Allow header, and a Router's matching and
+mounts. Building paths back (url_for) is test_urls.py's.
 
 Portable: runs on CPython under pytest and on MicroPython under micropython/run.py.
 """
@@ -13,9 +13,9 @@ if sys.implementation.name != 'micropython':  # CPython: weblet from the source 
 
 import pytest  # noqa: E402
 
-from weblet.escaping import unquote  # noqa: E402
 from weblet.routing import (  # noqa: E402
     CONVERTERS, FOUND, MOUNTED, NOT_ALLOWED, NOT_FOUND, Route, Router, add_converter, allowed)
+from weblet.urls import build_path  # noqa: E402
 
 
 def parts(path):
@@ -42,7 +42,7 @@ def test_route_static():
     assert route.pattern == '/about/team'
     assert route.segments is None and not route.greedy
     assert route.handlers == {}
-    assert route.build_path({}) == '/about/team'
+    assert build_path(route, {}) == '/about/team'
 
 
 def test_route_compiles_segments():
@@ -127,7 +127,7 @@ def test_add_converter_custom():
         route = Route('/c/<hexunit:color>')
         assert route.match(parts('/c/ff')) == {'color': 255}
         assert route.match(parts('/c/zz')) is None  # ValueError from parse: no match
-        assert route.build_path({'color': 255}) == '/c/ff'
+        assert build_path(route, {'color': 255}) == '/c/ff'
     finally:
         CONVERTERS.pop('hexunit', None)
     with pytest.raises(ValueError):
@@ -139,7 +139,7 @@ def test_add_converter_default_to_url_is_str():
     try:
         route = Route('/w/<upper_unit:word>')
         assert route.match(parts('/w/abc')) == {'word': 'ABC'}
-        assert route.build_path({'word': 'XY'}) == '/w/XY'
+        assert build_path(route, {'word': 'XY'}) == '/w/XY'
     finally:
         CONVERTERS.pop('upper_unit', None)
 
@@ -155,39 +155,6 @@ def test_add_converter_rejects_bad_arguments(args, named):
         add_converter(*args)
     assert named in str(info.value)
     assert 'nope_unit' not in CONVERTERS and '' not in CONVERTERS
-
-
-# -- Route: building paths ----------------------------------------------------------
-
-def test_build_path_consumes_params():
-    route = Route('/led/<int:pin>/<name>')
-    params = {'pin': 5, 'name': 'red', 'extra': 1}
-    assert route.build_path(params) == '/led/5/red'
-    assert params == {'extra': 1}
-
-
-def test_build_path_missing_param():
-    with pytest.raises(ValueError) as info:
-        Route('/led/<int:pin>').build_path({})
-    assert 'pin' in str(info.value)
-
-
-@pytest.mark.parametrize('pattern, params, path', [
-    ('/u/<name>', {'name': 'a b/c'}, '/u/a%20b%2Fc'),
-    ('/u/<name>', {'name': 'caf\u00e9'}, '/u/caf%C3%A9'),
-    ('/s/<path:p>', {'p': 'a b/c.css'}, '/s/a%20b/c.css'),
-    ('/f/report-<int:y>.pdf', {'y': 7}, '/f/report-7.pdf'),
-])
-def test_build_path_quotes(pattern, params, path):
-    assert Route(pattern).build_path(params) == path
-
-
-def test_build_path_then_match():
-    route = Route('/a/<name>/n-<int:number>.x/<path:rest>')
-    params = {'name': 'café & co', 'number': 12, 'rest': 'x y/z'}
-    built = route.build_path(dict(params))
-    assert built == '/a/caf%C3%A9%20%26%20co/n-12.x/x%20y/z'
-    assert route.match(unquote(built).split('/')) == params
 
 
 # -- allowed ------------------------------------------------------------------------
@@ -305,64 +272,3 @@ def test_router_match_mounts(path, expected):
     kind, target, detail = router.match('GET', path)
     targets = {'api': api, 'v2': v2, 'own': handler, None: None}
     assert (kind, target, detail) == (expected[0], targets[expected[1]], expected[2])
-
-
-# -- Router: find and url_for ---------------------------------------------------------
-
-def named_router():
-    router = make_router()
-    for pattern, name in (('/', 'index'), ('/led/<int:pin>', 'led'),
-                          ('/u/<user>/files/<path:rest>', 'user_file')):
-        router.names[name] = router.route(pattern)
-    return router
-
-
-def test_router_url_for():
-    router = named_router()
-    assert router.url_for('index', {}) == '/'
-    assert router.url_for('led', {'pin': 5}) == '/led/5'
-    assert router.url_for('user_file', {'user': 'ann b', 'rest': 'a/b c.txt'}) == (
-        '/u/ann%20b/files/a/b%20c.txt')
-
-
-def test_router_url_for_extra_params_become_query():
-    router = named_router()
-    assert router.url_for('led', {'pin': 5, 'blink': 'yes please'}) == '/led/5?blink=yes%20please'
-    assert router.url_for('index', {'k y': 'a/b&c=d'}) == '/?k%20y=a%2Fb%26c%3Dd'
-    path, _, query = router.url_for('index', {'a': 1, 'b': 2}).partition('?')
-    assert path == '/' and sorted(query.split('&')) == ['a=1', 'b=2']
-
-
-def test_router_url_for_errors():
-    router = named_router()
-    with pytest.raises(ValueError) as info:
-        router.url_for('nope', {})
-    assert 'nope' in str(info.value)
-    with pytest.raises(ValueError) as info:
-        router.url_for('led', {})
-    assert 'pin' in str(info.value)
-
-
-def test_router_find_and_url_for_through_mounts():
-    router = named_router()
-    api = Router()
-    v1 = Router()
-    api.names['item'] = api.route('/items/<int:id>')
-    api.names['api_index'] = api.route('/')
-    v1.names['status'] = v1.route('/status')
-    v1.names['led'] = v1.route('/led/<int:pin>')   # shadowed by the parent's 'led'
-    api.mounts.append(('/v1', Mounted(v1)))
-    router.mounts.append(('/api', Mounted(api)))
-    assert router.find('item') == (api.names['item'], '/api')
-    assert router.find('status') == (v1.names['status'], '/api/v1')
-    assert router.find('led') == (router.names['led'], '')
-    assert router.find('nope') is None
-    assert router.url_for('item', {'id': 3}) == '/api/items/3'
-    assert router.url_for('item', {'id': 3, 'full': 1}) == '/api/items/3?full=1'
-    assert router.url_for('api_index', {}) == '/api/'
-    assert router.url_for('status', {}) == '/api/v1/status'
-    assert api.url_for('status', {}) == '/v1/status'
-    assert router.url_for('led', {'pin': 1}) == '/led/1'
-    assert v1.url_for('led', {'pin': 1}) == '/led/1'
-    with pytest.raises(ValueError):
-        api.url_for('index', {})  # a mounted router does not see its parent's routes

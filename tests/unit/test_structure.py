@@ -19,8 +19,8 @@ from weblet import App, Request, Response  # noqa: E402
 
 CORE = os.path.join(ROOT, 'core', 'weblet')
 # The layers, bottom up: a module imports only modules before it.
-LAYERS = ['platform', 'protocol', 'escaping', 'forms', 'routing', 'body', 'app', 'server',
-          'lifecycle', '__init__']
+LAYERS = ['platform', 'protocol', 'escaping', 'forms', 'routing', 'urls', 'body', 'app',
+          'server', 'lifecycle', '__init__']
 # The one import that points up: App.start and App.shutdown load lifecycle
 # (which the server layer sits under) and it unloads itself once serving.
 FORWARDS = {('app', 'lifecycle')}
