@@ -37,10 +37,11 @@ INTERPRETERS = ('cpython', 'micropython')
 # base that the other small-heap tests add their plugin's cost to.
 HELLO_HEAP = '78K'
 # The same on the 32-bit build with weblet frozen in (the ``frozen`` fixture), where
-# DESIGN.md section 4 budgets 20K: the bench's hello world passes at 20K every run
-# (19K 3 runs in 4); this app, with its second route, and the 100,000-request soak
-# pass at 21K and fail some runs at 20K. 22K leaves a margin for noise.
-FROZEN_HELLO_HEAP = '22K'
+# DESIGN.md section 4 budgets 20K: the bench's hello world passes at 18-19K; this
+# app, with its second route, the 100,000-request soak and the chunked-body tests
+# (2K more) passed 9 runs in 9 at 20K, 3 of them beside a second soak. 21K leaves
+# a margin for noise.
+FROZEN_HELLO_HEAP = '21K'
 
 
 def venv_command(name):
