@@ -527,9 +527,10 @@ def _responses(raw):
 # The bodies of a 503 that allow_oom accepts: the app's answer to a MemoryError
 # (and the server's answer made in advance), and the bare text weblet.server's
 # Server.serve answers a MemoryError met outside the application with.
-OOM_TEXTS = (b'\r\n\r\nout of memory\n',)
+OOM_BODY = b'out of memory\n'
+OOM_TEXTS = (b'\r\n\r\n' + OOM_BODY,)
 # The same answer to a HEAD request is its head alone, which states that body's length.
-OOM_HEAD_LENGTH = b'\r\nContent-Length: %d\r\n' % len(b'out of memory\n')
+OOM_HEAD_LENGTH = b'\r\nContent-Length: %d\r\n' % len(OOM_BODY)
 
 
 def is_oom_answer(text):
