@@ -5,14 +5,13 @@ It knows nothing about sockets. :meth:`App.handle` takes a parsed request
 head and its body and returns the :class:`Response` with its framing; the
 server (:mod:`weblet.server`) writes that out, and anything else that has a
 request without a socket (a test, an adapter) calls it the same way.
-Starting and stopping a server live in :mod:`weblet.lifecycle`.
+Registering (routes, mounts, plugins, error handlers), starting and stopping
+live in :mod:`weblet.setup`, which a device unloads once it serves.
 """
-import gc
 import json
 
 from .platform import MICROPYTHON, asyncio, call, format_exception
 from .protocol import HTTPError, Headers, has_control_chars, response_framing, wants_keep_alive
-from .escaping import unquote
 from .routing import FOUND, MOUNTED, NOT_FOUND, NOT_ALLOWED, Router, add_converter
 
 
@@ -95,6 +94,7 @@ class Request:
             target = origin_form(target, method)
         path, _, self.query = target.partition('?')
         if '%' in path:
+            from .escaping import unquote
             path = unquote(path)
         self.path = path
         self.keep_alive = wants_keep_alive(http_version, headers)  # a dict: no lower-casing
@@ -345,12 +345,9 @@ class App:
     def __init__(self, max_body=16 * 1024, max_header_bytes=4096, max_headers=32,
                  max_line=2048, request_timeout=5, keepalive_timeout=15,
                  max_connections=8, debug=False):
-        values = (max_body, max_header_bytes, max_headers, max_line, request_timeout,
-                  keepalive_timeout, max_connections)
-        for name, value in zip(LIMITS, values):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-                raise ValueError('App(%s=%r): must be a positive number' % (name, value))
-            setattr(self, name, value)
+        from .setup import set_limits
+        set_limits(self, LIMITS, (max_body, max_header_bytes, max_headers, max_line,
+                                  request_timeout, keepalive_timeout, max_connections))
         self.debug = debug
         self.log = log_to_console
         self.server = None
@@ -363,6 +360,10 @@ class App:
         return dict((name, getattr(self, name)) for name in LIMITS)
 
     # -- registering ------------------------------------------------------------
+    # route, mount, use and errorhandler (and __init__'s checks, start and
+    # shutdown) forward to weblet.setup, loaded by the first of them: a device
+    # runs that code while it sets up, and setup unloads once the server
+    # listens (1 KB of heap with .mpy files on a 32-bit port).
 
     def route(self, path, methods=None, name=None):
         """Register the decorated function for ``path``.
@@ -380,21 +381,8 @@ class App:
             async def led(req, pin):
                 return {'pin': pin}
         """
-        if not isinstance(path, str) or path[:1] != '/':
-            raise ValueError("route(path=%r): must be a str starting with '/'" % (path,))
-        if methods is None:
-            methods = ['GET']
-        elif isinstance(methods, str) or not methods:
-            raise ValueError('route(methods=%r): must be a non-empty list' % (methods,))
-        route = self.router.route(path)
-        names = self.router.names
-
-        def register(handler):
-            for method in methods:
-                route.handlers[method.upper()] = handler
-            names[name or handler.__name__] = route
-            return handler
-        return register
+        from .setup import route
+        return route(self, path, methods, name)
 
     def get(self, path, name=None):
         """Shortcut for ``route(path, methods=['GET'], name=name)``."""
@@ -421,23 +409,16 @@ class App:
 
         Example: ``app.mount('/api', api)`` serves ``api``'s ``/status`` at ``/api/status``.
         """
-        if not isinstance(prefix, str) or prefix[:1] != '/' or prefix[-1:] == '/':
-            raise ValueError("mount(prefix=%r): must start, and not end, with '/'" % (prefix,))
-        if not isinstance(app, App):
-            raise ValueError('mount(app=%r): must be an App' % (app,))
-        self.router.mounts.append((prefix, app))
+        from .setup import mount
+        mount(self, prefix, app)
 
     def use(self, plugin):
         """Install ``plugin`` (calls ``plugin.install(self)`` once); returns the plugin.
 
         Example: ``api = app.use(RestAPI(prefix='/api'))``.
         """
-        if not hasattr(plugin, 'install'):
-            raise ValueError('use(plugin=%r): a plugin needs an install(app) method' % (plugin,))
-        if plugin not in self._plugins:
-            self._plugins += (plugin,)
-            plugin.install(self)
-        return plugin
+        from .setup import use
+        return use(self, plugin)
 
     def before_request(self, fn):
         """Run ``fn(req)`` before each handler; a result other than None is the answer."""
@@ -458,15 +439,8 @@ class App:
             def not_found(req, exc):
                 return 'nothing here', 404
         """
-        if not isinstance(key, int) and not (isinstance(key, type)
-                                             and issubclass(key, BaseException)):
-            raise ValueError('errorhandler(%r): must be a status or an exception class' % (key,))
-        def register(fn):
-            errors = dict(self._errors)
-            errors[key] = fn
-            self._errors = errors
-            return fn
-        return register
+        from .setup import errorhandler
+        return errorhandler(self, key)
 
     def on_startup(self, fn):
         """Run ``fn()`` (sync or async) when the server starts, before it listens
@@ -621,9 +595,6 @@ class App:
         return resp
 
     # -- running ----------------------------------------------------------------
-    # Starting and stopping live in weblet.lifecycle: start() loads it and
-    # unloads it once the server listens, so a serving device does not hold
-    # that code; shutdown() loads it again. These methods are its one entry.
 
     async def start(self, host='127.0.0.1', port=8080, ssl=None):
         """Start serving in the background and return the server (for composing tasks).
@@ -640,10 +611,6 @@ class App:
                 await app.start('0.0.0.0', 80)
                 await sensor_loop()
         """
-        # The server's code is the largest load of all (7 KB with .mpy files on a
-        # 32-bit port): collected first, the heap has its garbage back in one
-        # piece for it, and the .mpy hello world starts in 2K less.
-        gc.collect()
         from .lifecycle import start
         return await start(self, host, port, ssl)
 

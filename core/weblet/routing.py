@@ -1,8 +1,9 @@
-"""URL routing: converters, compiling and matching patterns, mounts.
+"""URL routing: converters, matching patterns, mounts.
 
-A :class:`Router` holds an app's routes and the apps mounted in it. It
-compiles a pattern such as ``'/led/<int:pin>'`` once, when it is registered,
-and matches a request's method and path against every route. It knows
+A :class:`Router` holds an app's routes and the apps mounted in it, and
+matches a request's method and path against every route. A pattern such as
+``'/led/<int:pin>'`` is compiled once, when it is registered, by
+:mod:`weblet.setup` (which a serving device has unloaded). It knows
 nothing of requests or responses: :meth:`Router.match` says what it found,
 and the app acts on it. Building a path back from a route's name
 (``url_for``) is :mod:`weblet.urls`'s, loaded only by apps that do it.
@@ -40,34 +41,18 @@ class Route:
     handlers, ``segments`` is ``None`` for a pattern without parameters,
     else a list of literal strings and ``(prefix, converter, name, suffix)``
     tuples, and ``greedy`` says it ends with a ``<path:...>`` parameter.
-    ``ValueError`` names a bad parameter in ``pattern``.
+    ``weblet.setup.compile_route`` makes one from a pattern.
     """
 
     segments = None
     greedy = False
 
-    def __init__(self, pattern):
+    def __init__(self, pattern, segments=None, greedy=False):
         self.pattern = pattern
         self.handlers = {}
-        if '<' not in pattern:
-            return
-        segments = self.segments = []
-        parts = pattern.split('/')
-        for index, part in enumerate(parts):
-            start = part.find('<')
-            end = part.find('>', start)
-            if start < 0:
-                segments.append(part)
-                continue
-            kind, _, name = part[start + 1:end].rpartition(':')
-            kind = kind or 'str'
-            if (end < 0 or kind not in CONVERTERS or not name or '<' in part[end:]
-                    or name in [s[2] for s in segments if isinstance(s, tuple)]):
-                raise ValueError('route(path=%r): bad parameter %r' % (pattern, part))
-            if kind == 'path' and (index != len(parts) - 1 or part[end + 1:]):
-                raise ValueError('route(path=%r): <path:%s> must end it' % (pattern, name))
-            segments.append((part[:start], kind, name, part[end + 1:]))
-            self.greedy = kind == 'path'
+        if segments is not None:
+            self.segments = segments
+            self.greedy = greedy
 
     def match(self, parts):
         """Route parameters for path ``parts`` (the path split on '/'), or None."""
@@ -122,20 +107,6 @@ class Router:
         self.dynamic = []   # Routes with parameters, in registration order
         self.names = {}     # name -> Route
         self.mounts = []    # (prefix, app)
-
-    def route(self, pattern):
-        """The :class:`Route` for ``pattern``, compiled and added the first time."""
-        route = self.static.get(pattern)
-        for known in self.dynamic:
-            if known.pattern == pattern:
-                route = known
-        if route is None:
-            route = Route(pattern)
-            if route.segments is None:
-                self.static[pattern] = route
-            else:
-                self.dynamic.append(route)
-        return route
 
     def match(self, method, path):
         """What serves ``method`` on ``path``: ``(kind, target, detail)``, kind one of

@@ -1,35 +1,38 @@
-"""Starting and stopping live in weblet.lifecycle: unloaded once the server
-listens, loaded again by shutdown. Routes added while serving need neither.
+"""Registering lives in weblet.setup, starting and stopping in weblet.lifecycle:
+both unloaded once the server listens; a route added while serving loads setup
+again, shutdown lifecycle. weblet.escaping loads with the first quote, unquote
+or escape_html.
 argv: PORT"""
 import sys
 
-from weblet import App
+from weblet import App, escape_html
 from testkit import asyncio, serve
 
 app = App()
 
 
-def lifecycle_loaded():
-    return {'lifecycle_loaded': 'weblet.lifecycle' in sys.modules}
+def loaded():
+    return dict((name, 'weblet.' + name in sys.modules)
+                for name in ('setup', 'lifecycle', 'escaping'))
 
 
 @app.route('/')
 async def index(req):
-    return lifecycle_loaded()
+    return loaded()
 
 
 @app.post('/add/<name>')
 async def add(req, name):
     @app.get('/late/' + name)
     def late(req):
-        return 'late ' + name
-    return lifecycle_loaded()
+        return escape_html('late <%s>' % name)
+    return loaded()
 
 
 @app.post('/stop')
 async def stop(req):
     asyncio.create_task(app.shutdown())
-    return lifecycle_loaded()
+    return loaded()
 
 
 @app.on_shutdown

@@ -22,7 +22,7 @@ from weblet.forms import MultiDict, parse_cookies, parse_query  # noqa: E402
 from weblet.protocol import (  # noqa: E402
     CHUNKED, LENGTH, NO_BODY, UNTIL_CLOSE, HTTPError, Headers, find_head, format_head,
     parse_head, reason, response_framing)
-from weblet.routing import Route  # noqa: E402
+from weblet.setup import compile_route  # noqa: E402
 from weblet.urls import build_path  # noqa: E402
 
 from test_body import read_all  # noqa: E402  (tests/unit is on pytest's path)
@@ -294,7 +294,7 @@ def test_prop_format_head_parses_back(status, headers, cookies):
        path=st.lists(st.text(min_size=1).filter(lambda s: '/' not in s),
                      min_size=1, max_size=4).map('/'.join))
 def test_prop_build_then_match(name, number, path):
-    route = Route('/a/<name>/n-<int:number>.x/<path:rest>')
+    route = compile_route('/a/<name>/n-<int:number>.x/<path:rest>')
     params = {'name': name, 'number': number, 'rest': path}
     built = build_path(route, dict(params))
     assert all(32 < ord(c) < 127 for c in built)

@@ -1,4 +1,4 @@
-"""Unit tests of weblet.routing: compiling and matching route patterns,
+"""Unit tests of weblet.routing and of compiling patterns (weblet.setup): route patterns,
 converters (custom ones too), the Allow header, and a Router's matching and
 mounts. Building paths back (url_for) is test_urls.py's.
 
@@ -14,7 +14,8 @@ if sys.implementation.name != 'micropython':  # CPython: weblet from the source 
 import pytest  # noqa: E402
 
 from weblet.routing import (  # noqa: E402
-    CONVERTERS, FOUND, MOUNTED, NOT_ALLOWED, NOT_FOUND, Route, Router, add_converter, allowed)
+    CONVERTERS, FOUND, MOUNTED, NOT_ALLOWED, NOT_FOUND, Router, add_converter, allowed)
+from weblet.setup import add_route, compile_route  # noqa: E402
 from weblet.urls import build_path  # noqa: E402
 
 
@@ -38,7 +39,7 @@ def other(req):
 # -- Route: compiling -------------------------------------------------------------
 
 def test_route_static():
-    route = Route('/about/team')
+    route = compile_route('/about/team')
     assert route.pattern == '/about/team'
     assert route.segments is None and not route.greedy
     assert route.handlers == {}
@@ -46,13 +47,13 @@ def test_route_static():
 
 
 def test_route_compiles_segments():
-    route = Route('/led/<int:pin>/<name>')
+    route = compile_route('/led/<int:pin>/<name>')
     assert route.segments == ['', 'led', ('', 'int', 'pin', ''), ('', 'str', 'name', '')]
     assert not route.greedy
-    assert Route('/f/report-<int:y>.pdf').segments == [
+    assert compile_route('/f/report-<int:y>.pdf').segments == [
         '', 'f', ('report-', 'int', 'y', '.pdf')]
-    assert Route('/s/<path:p>').greedy
-    assert Route('/s/<path:p>').segments == ['', 's', ('', 'path', 'p', '')]
+    assert compile_route('/s/<path:p>').greedy
+    assert compile_route('/s/<path:p>').segments == ['', 's', ('', 'path', 'p', '')]
 
 
 @pytest.mark.parametrize('pattern', [
@@ -72,7 +73,7 @@ def test_route_compiles_segments():
 ])
 def test_route_bad_pattern_is_value_error(pattern):
     with pytest.raises(ValueError) as info:
-        Route(pattern)
+        compile_route(pattern)
     assert repr(pattern) in str(info.value)
 
 
@@ -117,27 +118,27 @@ def test_route_bad_pattern_is_value_error(pattern):
     ('/<path:p>', '/a/b', {'p': 'a/b'}),
 ])
 def test_route_match(pattern, path, params):
-    assert Route(pattern).match(parts(path)) == params
+    assert compile_route(pattern).match(parts(path)) == params
 
 
 def test_add_converter_custom():
     add_converter('hexunit', lambda s: int(s, 16), lambda v: '%x' % v)
     try:
         assert CONVERTERS['hexunit'][0]('ff') == 255
-        route = Route('/c/<hexunit:color>')
+        route = compile_route('/c/<hexunit:color>')
         assert route.match(parts('/c/ff')) == {'color': 255}
         assert route.match(parts('/c/zz')) is None  # ValueError from parse: no match
         assert build_path(route, {'color': 255}) == '/c/ff'
     finally:
         CONVERTERS.pop('hexunit', None)
     with pytest.raises(ValueError):
-        Route('/c/<hexunit:color>')  # gone again
+        compile_route('/c/<hexunit:color>')  # gone again
 
 
 def test_add_converter_default_to_url_is_str():
     add_converter('upper_unit', lambda s: s.upper())
     try:
-        route = Route('/w/<upper_unit:word>')
+        route = compile_route('/w/<upper_unit:word>')
         assert route.match(parts('/w/abc')) == {'word': 'ABC'}
         assert build_path(route, {'word': 'XY'}) == '/w/XY'
     finally:
@@ -179,21 +180,21 @@ def test_allowed(methods, expected):
 
 def make_router():
     router = Router()
-    router.route('/').handlers['GET'] = handler
-    router.route('/led/<int:pin>').handlers['PUT'] = handler
-    router.route('/led/<int:pin>').handlers['GET'] = other
-    router.route('/u/me').handlers['GET'] = other
-    router.route('/u/<name>').handlers['GET'] = handler
-    router.route('/u/<int:id>').handlers['POST'] = handler   # never reached: <name> first
-    router.route('/form').handlers['POST'] = handler
+    add_route(router, '/').handlers['GET'] = handler
+    add_route(router, '/led/<int:pin>').handlers['PUT'] = handler
+    add_route(router, '/led/<int:pin>').handlers['GET'] = other
+    add_route(router, '/u/me').handlers['GET'] = other
+    add_route(router, '/u/<name>').handlers['GET'] = handler
+    add_route(router, '/u/<int:id>').handlers['POST'] = handler   # never reached: <name> first
+    add_route(router, '/form').handlers['POST'] = handler
     return router
 
 
 def test_router_route_compiles_a_pattern_once():
     router = Router()
-    static = router.route('/a')
-    dynamic = router.route('/b/<x>')
-    assert router.route('/a') is static and router.route('/b/<x>') is dynamic
+    static = add_route(router, '/a')
+    dynamic = add_route(router, '/b/<x>')
+    assert add_route(router, '/a') is static and add_route(router, '/b/<x>') is dynamic
     assert router.static == {'/a': static}
     assert router.dynamic == [dynamic]
     assert router.names == {} and router.mounts == []
@@ -201,7 +202,7 @@ def test_router_route_compiles_a_pattern_once():
 
 def test_router_route_bad_pattern_is_value_error():
     with pytest.raises(ValueError):
-        Router().route('/x/<bogus:y>')
+        add_route(Router(), '/x/<bogus:y>')
 
 
 @pytest.mark.parametrize('method, path, expected', [
@@ -268,7 +269,7 @@ def test_router_match_mounts(path, expected):
     router.mounts.append(('/api', api))
     router.mounts.append(('/api/v1', v2))
     router.mounts.append(('/v2', v2))
-    router.route('/api/own').handlers['GET'] = handler
+    add_route(router, '/api/own').handlers['GET'] = handler
     kind, target, detail = router.match('GET', path)
     targets = {'api': api, 'v2': v2, 'own': handler, None: None}
     assert (kind, target, detail) == (expected[0], targets[expected[1]], expected[2])

@@ -20,10 +20,11 @@ from weblet import App, Request, Response  # noqa: E402
 CORE = os.path.join(ROOT, 'core', 'weblet')
 # The layers, bottom up: a module imports only modules before it.
 LAYERS = ['platform', 'protocol', 'escaping', 'forms', 'routing', 'urls', 'body', 'app',
-          'server', 'lifecycle', '__init__']
-# The one import that points up: App.start and App.shutdown load lifecycle
-# (which the server layer sits under) and it unloads itself once serving.
-FORWARDS = {('app', 'lifecycle')}
+          'server', 'setup', 'lifecycle', '__init__']
+# The imports that point up: App's constructor and registering methods load
+# setup, start and shutdown load lifecycle (which the server layer sits under);
+# a serving device has unloaded both.
+FORWARDS = {('app', 'setup'), ('app', 'lifecycle')}
 
 
 def weblet_imports(path, package_modules):

@@ -13,7 +13,8 @@ if sys.implementation.name != 'micropython':  # CPython: weblet from the source 
 import pytest  # noqa: E402
 
 from weblet.escaping import unquote  # noqa: E402
-from weblet.routing import Route, Router  # noqa: E402
+from weblet.routing import Router  # noqa: E402
+from weblet.setup import add_route, compile_route  # noqa: E402
 from weblet.urls import build_path, find_route, url_for  # noqa: E402
 
 
@@ -27,7 +28,7 @@ class Mounted:
 # -- build_path ----------------------------------------------------------
 
 def test_build_path_consumes_params():
-    route = Route('/led/<int:pin>/<name>')
+    route = compile_route('/led/<int:pin>/<name>')
     params = {'pin': 5, 'name': 'red', 'extra': 1}
     assert build_path(route, params) == '/led/5/red'
     assert params == {'extra': 1}
@@ -35,7 +36,7 @@ def test_build_path_consumes_params():
 
 def test_build_path_missing_param():
     with pytest.raises(ValueError) as info:
-        build_path(Route('/led/<int:pin>'), {})
+        build_path(compile_route('/led/<int:pin>'), {})
     assert 'pin' in str(info.value)
 
 
@@ -46,11 +47,11 @@ def test_build_path_missing_param():
     ('/f/report-<int:y>.pdf', {'y': 7}, '/f/report-7.pdf'),
 ])
 def test_build_path_quotes(pattern, params, path):
-    assert build_path(Route(pattern), params) == path
+    assert build_path(compile_route(pattern), params) == path
 
 
 def test_build_path_then_match():
-    route = Route('/a/<name>/n-<int:number>.x/<path:rest>')
+    route = compile_route('/a/<name>/n-<int:number>.x/<path:rest>')
     params = {'name': 'café & co', 'number': 12, 'rest': 'x y/z'}
     built = build_path(route, dict(params))
     assert built == '/a/caf%C3%A9%20%26%20co/n-12.x/x%20y/z'
@@ -63,7 +64,7 @@ def named_router():
     router = Router()
     for pattern, name in (('/', 'index'), ('/led/<int:pin>', 'led'),
                           ('/u/<user>/files/<path:rest>', 'user_file')):
-        router.names[name] = router.route(pattern)
+        router.names[name] = add_route(router, pattern)
     return router
 
 
@@ -97,10 +98,10 @@ def test_find_route_and_url_for_through_mounts():
     router = named_router()
     api = Router()
     v1 = Router()
-    api.names['item'] = api.route('/items/<int:id>')
-    api.names['api_index'] = api.route('/')
-    v1.names['status'] = v1.route('/status')
-    v1.names['led'] = v1.route('/led/<int:pin>')   # shadowed by the parent's 'led'
+    api.names['item'] = add_route(api, '/items/<int:id>')
+    api.names['api_index'] = add_route(api, '/')
+    v1.names['status'] = add_route(v1, '/status')
+    v1.names['led'] = add_route(v1, '/led/<int:pin>')   # shadowed by the parent's 'led'
     api.mounts.append(('/v1', Mounted(v1)))
     router.mounts.append(('/api', Mounted(api)))
     assert find_route(router, 'item') == (api.names['item'], '/api')
