@@ -5,13 +5,15 @@ It knows nothing about sockets. :meth:`App.handle` takes a parsed request
 head and its body and returns the :class:`Response` with its framing; the
 server (:mod:`weblet.server`) writes that out, and anything else that has a
 request without a socket (a test, an adapter) calls it the same way.
-Registering (routes, mounts, plugins, error handlers), starting and stopping
-live in :mod:`weblet.setup`, which a device unloads once it serves.
+Registering (routes, mounts, plugins, error handlers) lives in
+:mod:`weblet.setup`, starting and stopping in :mod:`weblet.lifecycle`: a
+serving device has unloaded both.
 """
 import json
 
 from .platform import MICROPYTHON, asyncio, call, format_exception
 from .protocol import HTTPError, Headers, has_control_chars, response_framing, wants_keep_alive
+from .escaping import unquote
 from .routing import FOUND, MOUNTED, NOT_FOUND, NOT_ALLOWED, Router, add_converter
 
 
@@ -94,7 +96,6 @@ class Request:
             target = origin_form(target, method)
         path, _, self.query = target.partition('?')
         if '%' in path:
-            from .escaping import unquote
             path = unquote(path)
         self.path = path
         self.keep_alive = wants_keep_alive(http_version, headers)  # a dict: no lower-casing
@@ -360,10 +361,10 @@ class App:
         return dict((name, getattr(self, name)) for name in LIMITS)
 
     # -- registering ------------------------------------------------------------
-    # route, mount, use and errorhandler (and __init__'s checks, start and
-    # shutdown) forward to weblet.setup, loaded by the first of them: a device
-    # runs that code while it sets up, and setup unloads once the server
-    # listens (1 KB of heap with .mpy files on a 32-bit port).
+    # route, mount, use and errorhandler (and __init__'s checks) forward to
+    # weblet.setup, loaded by the first of them: a device runs that code while
+    # it sets up, and start unloads it before it loads the server (1 KB of heap
+    # with .mpy files on a 32-bit port).
 
     def route(self, path, methods=None, name=None):
         """Register the decorated function for ``path``.

@@ -1,9 +1,7 @@
 """Escaping text: percent-encoding for URLs, and HTML escaping.
 
-The text helpers the core shares with plugins. ``weblet`` exports them
-through forwards that load this module on their first call, so an app that
-never escapes does not hold it; a request's path loads it only when it holds
-a percent-escape. They are kept apart from the query-string and cookie
+The text helpers the core shares with plugins, exported by ``weblet``
+itself. They are small, and kept apart from the query-string and cookie
 formats of :mod:`weblet.forms`, which a device loads only when a request
 needs them.
 """

@@ -1,7 +1,6 @@
 """Registering lives in weblet.setup, starting and stopping in weblet.lifecycle:
 both unloaded once the server listens; a route added while serving loads setup
-again, shutdown lifecycle. weblet.escaping loads with the first quote, unquote
-or escape_html.
+again, shutdown lifecycle.
 argv: PORT"""
 import sys
 
@@ -13,7 +12,7 @@ app = App()
 
 def loaded():
     return dict((name, 'weblet.' + name in sys.modules)
-                for name in ('setup', 'lifecycle', 'escaping'))
+                for name in ('setup', 'lifecycle'))
 
 
 @app.route('/')
