@@ -91,7 +91,7 @@ class Request:
             self._stream = stream
         self.client = client
         self.params = {}
-        if target[0] != '/':
+        if not target.startswith('/'):  # not target[0]: see weblet.forms.parse_cookies
             from .forms import origin_form
             target = origin_form(target, method)
         path, _, self.query = target.partition('?')

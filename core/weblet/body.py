@@ -12,6 +12,8 @@ responses with a body load this module, so chunked coding is here, not in
 from .platform import MICROPYTHON
 from .protocol import HEX_DIGITS, HTTPError, _has_controls, _is_token
 
+_HEX_BYTES = HEX_DIGITS.encode()  # chunk sizes are bytes
+
 READ_SIZE = 1024  # bytes per read when a whole body is read or skipped
 
 
@@ -39,7 +41,7 @@ def parse_chunk_size(line):
     if not line or len(line) > 8:
         raise HTTPError(400, 'bad chunk size')
     for c in line:
-        if chr(c) not in HEX_DIGITS:
+        if c not in _HEX_BYTES:  # not chr(c): MicroPython keeps each character it makes
             raise HTTPError(400, 'bad chunk size')
     return int(line, 16)
 

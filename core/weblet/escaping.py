@@ -22,7 +22,9 @@ def unquote(text, plus=False):
     parts = text.split('%')
     out = bytearray(parts[0].encode())
     for part in parts[1:]:
-        if len(part) < 2 or part[0] not in HEX_DIGITS or part[1] not in HEX_DIGITS:
+        # The two digits are checked as a slice: indexing a str one character at a
+        # time makes MicroPython keep each character for good.
+        if len(part) < 2 or part[:2].strip(HEX_DIGITS):
             raise HTTPError(400, 'bad percent-encoding')
         out.append(int(part[:2], 16))
         out.extend(part[2:].encode())
@@ -37,13 +39,15 @@ def quote(text, safe='/'):
 
     Example: ``quote('a b/c')`` -> ``'a%20b/c'``, ``quote('a/b', '')`` -> ``'a%2Fb'``.
     """
-    out = []
+    # Bytes in, bytes out: chr() makes MicroPython keep each character for good.
+    safe = safe.encode()
+    out = bytearray()
     for c in str(text).encode():
-        if c in _UNRESERVED or chr(c) in safe:
-            out.append(chr(c))
+        if c in _UNRESERVED or c in safe:
+            out.append(c)
         else:
-            out.append('%%%02X' % c)
-    return ''.join(out)
+            out.extend(b'%%%02X' % c)
+    return bytes(out).decode()
 
 
 # & first, so the entities added by the others are not escaped again.

@@ -68,16 +68,20 @@ def parse_cookies(header):
         name = name.strip()
         if eq and name and name not in cookies:
             value = value.strip()
-            if len(value) > 1 and value[0] == '"' and value[-1] == '"':
+            # Not value[0]: MicroPython keeps each character a str is indexed by
+            # for good, and a client's cookies could bring new ones each request.
+            if len(value) > 1 and value.startswith('"') and value.endswith('"'):
                 value = value[1:-1]
             cookies[name] = value
     return cookies
 
 
-def _check_cookie_text(what, text, forbidden='()<>@,;:\\"/[]?={} '):
-    for c in text:
-        if c in forbidden or c < ' ' or c > '~':
-            raise ValueError('set_cookie(%s=%r): character %r not allowed' % (what, text, c))
+def _check_cookie_text(what, text, forbidden=b'()<>@,;:\\"/[]?={} '):
+    # Its bytes, not its characters (see parse_cookies): a value may come from a client.
+    for c in text.encode():
+        if c in forbidden or c < 32 or c > 126:
+            raise ValueError('set_cookie(%s=%r): %s not allowed' % (
+                what, text, 'character %r' % chr(c) if c < 128 else 'non-ASCII text'))
 
 
 def format_cookie(name, value, max_age=None, path='/', http_only=False, secure=False,
@@ -88,18 +92,18 @@ def format_cookie(name, value, max_age=None, path='/', http_only=False, secure=F
     if not name:
         raise ValueError('set_cookie(name=%r): must not be empty' % name)
     _check_cookie_text('name', name)
-    _check_cookie_text('value', value, ';,\\" ')
+    _check_cookie_text('value', value, b';,\\" ')
     parts = [name + '=' + value]
     if max_age is not None:
         parts.append('Max-Age=%d' % max_age)
     if expires:
-        _check_cookie_text('expires', expires, ';')
+        _check_cookie_text('expires', expires, b';')
         parts.append('Expires=' + expires)
     if domain:
-        _check_cookie_text('domain', domain, ';, ')
+        _check_cookie_text('domain', domain, b';, ')
         parts.append('Domain=' + domain)
     if path:
-        _check_cookie_text('path', path, ';')
+        _check_cookie_text('path', path, b';')
         parts.append('Path=' + path)
     if secure:
         parts.append('Secure')

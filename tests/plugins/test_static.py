@@ -557,6 +557,28 @@ STATIC_PASSES = os.environ.get('WEBLET_STATIC_HEAP', '90K')
 FROZEN_STATIC_PASSES = '23K'
 
 
+@pytest.mark.parametrize('interp', INTERPRETERS)
+def test_paths_of_many_characters_do_not_fill_the_heap(staged, site, interp):
+    """MicroPython keeps every character a str is walked or indexed by, for good: a
+    path checked that way grew the heap with each new character a client sent.
+    6,000 distinct ones (the app's heap held about 1,500 on the 64-bit port) must
+    each get a 404, and the app serve on."""
+    app = start_app(staged, interp, 'static_small', site[0],
+                    heapsize=STATIC_PASSES if interp == 'micropython' else None,
+                    mpy=interp == 'micropython')
+    try:
+        conn = http.client.HTTPConnection(app.host, app.port, timeout=10)
+        statuses = set()
+        for n in range(1500):
+            name = ''.join(chr(0x4E00 + 4 * n + k) for k in range(4))
+            statuses.add(fetch(app, '/' + urllib.parse.quote(name) + '.txt', conn=conn)[0])
+        conn.close()
+        assert statuses == {404}, app.output()
+        assert fetch(app, '/')[2] == b'<h1>home</h1>'
+    finally:
+        app.stop()
+
+
 @pytest.mark.micropython
 @pytest.mark.parametrize('build', ['mpy', 'frozen'])
 def test_one_megabyte_file_in_a_small_heap(request, run_app, site, build):

@@ -290,9 +290,11 @@ class Static:
         rel = path[len(self.prefix):]
         slashed = '/' + rel
         # No '.', '..' or dot-names, no empty segments (absolute paths), no
-        # backslashes, drive colons or control characters.
+        # backslashes, drive colons or control characters. The path's bytes are
+        # walked, not its characters: MicroPython keeps each character a str is
+        # walked by for good, and a client sending new ones filled the heap.
         if (len(rel) > 255 or '//' in slashed or '/.' in slashed or '\\' in rel
-                or ':' in rel or rel and min(rel) < ' '):
+                or ':' in rel or rel and min(rel.encode()) < 32):
             raise HTTPError(400, 'bad path')
         parts = rel.split('/')
         name = parts.pop()
