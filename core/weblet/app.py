@@ -91,7 +91,7 @@ class Request:
             self._stream = stream
         self.client = client
         self.params = {}
-        if not target.startswith('/'):  # not target[0]: see weblet.forms.parse_cookies
+        if not target.startswith('/'):  # not target[0]: MicroPython interns what it indexes
             from .forms import origin_form
             target = origin_form(target, method)
         path, _, self.query = target.partition('?')

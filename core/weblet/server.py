@@ -5,7 +5,7 @@ It knows the application only through :meth:`weblet.App.handle`, which it
 calls with each parsed request head, and the app's limits and ``log``. How a
 response is framed is :func:`weblet.protocol.response_framing`'s decision,
 made inside ``handle``; this module carries it out. Starting and stopping a
-Server is :mod:`weblet.setup`'s.
+Server is :mod:`weblet.lifecycle`'s.
 """
 from .platform import MICROPYTHON, asyncio, ticks_ms, ticks_add, ticks_diff
 from .protocol import (HTTPError, CHUNKED, NO_BODY, check_request, find_head, format_head,
@@ -256,13 +256,13 @@ class Connection:
 
 class Server:
     """Serves one app on a listening socket; made by ``App.start``, stopped by
-    ``App.shutdown`` (both in :mod:`weblet.setup`).
+    ``App.shutdown`` (both in :mod:`weblet.lifecycle`).
 
     ``stopped`` is True once ``App.shutdown`` has finished; :meth:`wait_closed`
     waits for that.
     """
 
-    # Set by setup.start: the listening socket (MicroPython) or asyncio's
+    # Set by lifecycle.start: the listening socket (MicroPython) or asyncio's
     # server, the accept loop's task (MicroPython) and the watchdog's task.
     listener = accepter = watchdog = None
     closing = stopped = False

@@ -16,8 +16,8 @@ from conftest import (get_json, heap_allowance, import_cost, parallel_clients, s
 # What `import weblet` costs today (30.9 KB), with a margin: every member of App,
 # Request and Response is a real one, and the request checks of the hardening
 # pass are in; registering and starting load later (weblet.setup with the app,
-# weblet.lifecycle with App.start) (CHANGELOG.md). DESIGN.md's
-# budget of 16 KB holds for a core frozen into firmware.
+# weblet.lifecycle with App.start; CHANGELOG.md). DESIGN.md's budget of 16 KB
+# holds for a core frozen into firmware.
 IMPORT_HEAP_CEILING = 32 * 1024
 
 
@@ -95,8 +95,7 @@ def test_setup_and_lifecycle_are_unloaded_once_serving(run_app, interp):
     assert (resp.status, resp.read()) == (200, b'late &lt;x&gt;')
     conn.request('POST', '/stop')
     resp = conn.getresponse()
-    assert resp.status == 200, resp.read()
-    resp.read()
+    assert (resp.status, json.loads(resp.read())) == (200, {'setup': True, 'lifecycle': False})
     conn.close()
     assert app.wait_exit(10) == 0, app.output()
     assert 'SHUTDOWN lifecycle_loaded=True' in app.output()
