@@ -3,6 +3,7 @@
 # firmware's manifest: include("<this folder>/manifest.py"). Generated from
 # package.json by `python tools/check_packages.py --fix`; do not edit.
 module("weblet/__init__.py")
+module("weblet/cpython.py")
 module("weblet/platform.py")
 module("weblet/protocol.py")
 module("weblet/escaping.py")

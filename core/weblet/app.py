@@ -11,10 +11,10 @@ serving device has unloaded both.
 """
 import json
 
-from .platform import MICROPYTHON, asyncio, call, format_exception
+from .platform import asyncio, call, format_exception, json_loads
 from .protocol import HTTPError, Headers, has_control_chars, response_framing, wants_keep_alive
 from .escaping import unquote
-from .routing import FOUND, MOUNTED, NOT_FOUND, NOT_ALLOWED, Router, add_converter
+from .routing import FOUND, MOUNTED, NOT_FOUND, Router, add_converter
 
 
 def abort(status, message=None):
@@ -42,18 +42,6 @@ try:
     _JSON_CLOSES_AT_END = True
 except ValueError:
     _JSON_CLOSES_AT_END = False
-
-if MICROPYTHON:
-    _json_loads = json.loads
-else:
-    def _not_json(constant):
-        raise ValueError(constant)
-
-    def _json_loads(text):
-        # NaN, Infinity and -Infinity are not JSON (RFC 8259 section 6): CPython's
-        # json takes them unless told not to, MicroPython's refuses them.
-        return json.loads(text, parse_constant=_not_json)
-
 
 class Request:
     """One HTTP request, as handlers and hooks see it.
@@ -161,7 +149,7 @@ class Request:
         float, as Python's ``json`` makes it: check it if infinity matters."""
         text = await self.text()
         try:
-            value = _json_loads(text)
+            value = json_loads(text)
             if _JSON_CLOSES_AT_END:
                 from .forms import unfinished_json
                 if unfinished_json(await self.body()):

@@ -49,13 +49,9 @@ async def start(app, host, port, ssl):
         server.accepter = asyncio.create_task(
             server.accept(listener, ssl, asyncio.StreamReader))
     else:
-        extra = {}
-        if ssl is not None:
-            # CPython completes the TLS handshake before serve runs (where the
-            # watchdog would bound it): bound it like a request head.
-            extra['ssl_handshake_timeout'] = app.request_timeout
-        server.listener = await asyncio.start_server(
-            server.serve, host, port, backlog=backlog, ssl=ssl, **extra)
+        from .cpython import listen
+        server.listener = await listen(server.serve, host, port, backlog, ssl,
+                                       app.request_timeout)
     server.watchdog = asyncio.create_task(server.watch())
     app.server = server
     app.log('INFO', 'listening on %s:%d' % (host, port))

@@ -2,35 +2,24 @@
 
 The bottom layer of the core: the interpreter flag, the asyncio module,
 millisecond ticks, calling a callback that may be sync or async, formatting
-an exception with its traceback, and forgetting a module to free its heap.
-It imports nothing from weblet. ``try: import x / except ImportError``
-shims belong here and nowhere else.
+an exception with its traceback, reading JSON, and forgetting a module to
+free its heap. Shims for what differs belong here and nowhere else; what only
+CPython needs lives in :mod:`weblet.cpython`, which a device never loads.
 """
+import asyncio
 import sys
 
-try:
-    import asyncio
-except ImportError:  # MicroPython before 1.21
-    import uasyncio as asyncio
-
-try:
-    from time import ticks_ms, ticks_add, ticks_diff
-except ImportError:  # CPython
-    from time import monotonic
-    ticks_ms = lambda: int(monotonic() * 1000)  # noqa: E731 (lambdas cost less than defs)
-    ticks_add = lambda ticks, delta: ticks + delta  # noqa: E731
-    ticks_diff = lambda a, b: a - b  # noqa: E731
-
 MICROPYTHON = sys.implementation.name == 'micropython'
-GENERATOR = type((lambda: (yield))())  # on MicroPython, coroutines too
-
-
-def _prepend(first, gen):
-    yield first
-    yield from gen
-
-
 if MICROPYTHON:
+    from time import ticks_ms, ticks_add, ticks_diff
+    from json import loads as json_loads  # NaN and Infinity refused, as JSON wants
+
+    GENERATOR = type((lambda: (yield))())  # coroutines too
+
+    def _prepend(first, gen):
+        yield first
+        yield from gen
+
     # There coroutines and generators share one type: a generator whose first
     # value is not None is a streamed body, returned whole; any other is run as
     # a coroutine. call is a plain function that hands back a small generator
@@ -63,40 +52,16 @@ if MICROPYTHON:
             gen.close()
             raise
         return (yield from gen)
-else:
-    async def call(fn, *args, **kwargs):
-        """Call a sync or async ``fn`` and return its result.
 
-        The core calls handlers and hooks with it, and plugins call their
-        users' callbacks with it, so a user may write any of them either way.
-        On MicroPython, a generator that ``fn`` returns whose first value is
-        not ``None`` is a streamed body, and is returned whole.
-
-        Example::
-
-            result = await call(self.on_reject, req)
-        """
-        result = fn(*args, **kwargs)
-        if hasattr(result, '__await__'):
-            return await result
-        return result
-
-
-def format_exception(exc):
-    """``exc`` with its traceback, as the text Python prints for it.
-
-    Example::
-
-        app.log('ERROR', 'sensor task failed:\\n' + format_exception(exc))
-    """
-    try:
-        from traceback import format_exception as lines
-        return ''.join(lines(type(exc), exc, exc.__traceback__))
-    except (ImportError, AttributeError):  # MicroPython (even with micropython-lib's traceback)
+    def format_exception(exc):
+        # Documented in weblet.cpython: there traceback formats it; here (even
+        # with micropython-lib's traceback) print_exception does.
         from io import StringIO
         out = StringIO()
         sys.print_exception(exc, out)
         return out.getvalue()
+else:
+    from .cpython import ticks_ms, ticks_add, ticks_diff, json_loads, call, format_exception
 
 
 def unload(name):
