@@ -415,6 +415,9 @@ def requests_for(cycle, count=REQUESTS):
 
 
 HELLO_LOAD = requests_for([('GET', '/', {}, None)])
+# The hello load with a new connection for each request, as Microdot answers every
+# one (it closes them): like for like, where weblet keeps 4 connections open.
+HELLO_CLOSE_LOAD = requests_for([('GET', '/', {'Connection': 'close'}, None)])
 STATIC_LOAD = requests_for([('GET', '/', GZIP, None)], REQUESTS - 1) + [
     ('GET', '/big.bin', {}, None)]
 API_LOAD = requests_for([
@@ -475,6 +478,11 @@ def http_clients(port, requests, clients=CLIENTS, tls=False):
 def hammer(port):
     """Failures among 4 keep-alive clients x 125 ``GET /``: the hello load."""
     return http_clients(port, HELLO_LOAD)
+
+
+def hammer_closing(port):
+    """The hello load with ``Connection: close``: each request on a new connection."""
+    return http_clients(port, HELLO_CLOSE_LOAD)
 
 
 def open_websocket(port, path='/'):
@@ -625,6 +633,10 @@ FIGURES = [
            lambda d, a: smallest_heap(d, a['weblet'], hammer)),
     Figure('microdot', 'Microdot 2.7 hello, the same load', 'KB',
            lambda d, a: smallest_heap(d, a['microdot'], hammer)),
+    Figure('hello_close', 'weblet hello, a new connection per request (4 x 125)', 'KB',
+           lambda d, a: smallest_heap(d, a['weblet'], hammer_closing)),
+    Figure('microdot_close', 'Microdot 2.7 hello, the same load', 'KB',
+           lambda d, a: smallest_heap(d, a['microdot'], hammer_closing)),
     Figure('static', 'weblet-static: a page (4 x 124) and a 1 MB file (4 x 1)', 'KB',
            lambda d, a: smallest_heap(d, a['static'], lambda port: http_clients(port, STATIC_LOAD))),
     Figure('api', 'static + restapi + auth: a page and its JSON API, Basic auth (4 x 125)', 'KB',
