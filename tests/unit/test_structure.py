@@ -19,8 +19,8 @@ from weblet import App, Request, Response  # noqa: E402
 
 CORE = os.path.join(ROOT, 'core', 'weblet')
 # The layers, bottom up: a module imports only modules before it.
-LAYERS = ['cpython', 'platform', 'protocol', 'escaping', 'forms', 'routing', 'urls', 'body', 'app',
-          'server', 'setup', 'lifecycle', '__init__']
+LAYERS = ['cpython', 'platform', 'protocol', 'escaping', 'forms', 'routing', 'urls', 'body',
+          'app', 'server', 'setup', 'lifecycle', '__init__']
 # The imports that point up: App's constructor and registering methods load
 # setup, start and shutdown load lifecycle (which the server layer sits under);
 # a serving device has unloaded both.
